@@ -1,1 +1,24 @@
+//! Forest: a distributed cron scheduler in one binary.
+//!
+//! The nodes form their own Raft group ([`cluster`]) and replicate one key-value store
+//! ([`kv`], on `forest-storage`), keeping the original forest's `/forest/...` key layout
+//! ([`model`]). [`server`] assembles a running node; [`cli`] is the command line.
 
+pub mod cli;
+pub mod cluster;
+pub mod kv;
+pub mod model;
+pub mod server;
+
+/// Generated gRPC code.
+pub mod pb {
+    /// The public KV API: messages from forest-storage, services generated here.
+    pub mod kv {
+        pub use forest_storage::pb::*;
+        tonic::include_proto!("forest.kv.v1");
+    }
+    /// Node-to-node traffic.
+    pub mod raft {
+        tonic::include_proto!("forest.raft.v1");
+    }
+}

@@ -25,7 +25,7 @@ use openraft::{
 };
 use tokio::sync::{broadcast, RwLock};
 
-pub use keys::prefix_end;
+pub use keys::{in_range, prefix_end};
 pub use read::Batches;
 
 use crate::codec::{decode, encode, read_err};

@@ -1,0 +1,281 @@
+//! The one door to replicated state. Everything above storage reads and writes through [`Kv`]:
+//! put / range / delete / txn / compact, leases, and watches, with etcd's semantics.
+//!
+//! Writes become Raft commands (forwarded to the leader by [`crate::cluster`]); reads are
+//! linearizable unless the request asks for a serializable (local, possibly stale) read.
+//! Requests are checked here, before anything is proposed: a bad one changes nothing.
+
+mod compaction;
+mod error;
+mod lease;
+pub mod service;
+mod watch;
+
+use std::sync::Arc;
+
+use forest_storage::{Command, Reply, Response};
+
+use crate::cluster::Cluster;
+use crate::pb::kv as pb;
+pub use error::KvError;
+pub use forest_storage::state::prefix_end;
+use lease::LeaseKeeper;
+pub use watch::WatchStream;
+
+/// The largest key (etcd's limit is of the same order).
+pub const MAX_KEY_BYTES: usize = 1536;
+/// The largest value: 1.5 MiB, etcd's request limit.
+pub const MAX_VALUE_BYTES: usize = 1536 * 1024;
+/// The most operations one transaction may carry (etcd's default).
+pub const MAX_TXN_OPS: usize = 128;
+/// The longest lease TTL, in seconds (etcd's).
+pub const MAX_LEASE_TTL: i64 = 9_000_000_000;
+
+/// Tunables of the KV layer.
+#[derive(Debug, Clone)]
+pub struct KvConfig {
+    /// How many revisions of change history to keep for watches and past reads.
+    pub retain_revisions: i64,
+}
+
+/// Handle to the replicated store. Cheap to clone.
+#[derive(Clone)]
+pub struct Kv {
+    cluster: Cluster,
+    leases: Arc<LeaseKeeper>,
+}
+
+impl Kv {
+    /// Starts the leader-side duties (lease expiry, compaction); they idle on followers.
+    pub fn start(cluster: Cluster, config: KvConfig) -> Kv {
+        let leases = Arc::new(LeaseKeeper::default());
+        tokio::spawn(lease::expire_loop(cluster.clone(), leases.clone()));
+        tokio::spawn(compaction::run(cluster.clone(), config.retain_revisions));
+        Kv { cluster, leases }
+    }
+
+    pub fn cluster(&self) -> &Cluster {
+        &self.cluster
+    }
+
+    fn header(&self, revision: i64) -> Option<pb::ResponseHeader> {
+        Some(pb::ResponseHeader {
+            revision,
+            member_id: self.cluster.id(),
+            raft_term: self.cluster.metrics().current_term,
+            cluster_id: 0,
+        })
+    }
+
+    fn stamp(&self, header: &mut Option<pb::ResponseHeader>) {
+        let revision = header.as_ref().map_or(0, |h| h.revision);
+        *header = self.header(revision);
+    }
+
+    async fn propose(&self, cmd: Command) -> Result<Reply, KvError> {
+        let Response { result, .. } = self.cluster.write(cmd).await?;
+        Ok(result?)
+    }
+
+    pub async fn range(&self, req: pb::RangeRequest) -> Result<pb::RangeResponse, KvError> {
+        check_key(&req.key)?;
+        if req.limit < 0 {
+            return Err(KvError::invalid("limit must not be negative"));
+        }
+        if !req.serializable {
+            self.cluster.read_barrier().await?;
+        }
+        let mut resp = self.cluster.state().range(&req).await?;
+        self.stamp(&mut resp.header);
+        Ok(resp)
+    }
+
+    pub async fn put(&self, req: pb::PutRequest) -> Result<pb::PutResponse, KvError> {
+        check_put(&req)?;
+        match self.propose(Command::Put(req)).await? {
+            Reply::Put(mut r) => {
+                self.stamp(&mut r.header);
+                Ok(r)
+            }
+            other => Err(KvError::unexpected(other)),
+        }
+    }
+
+    pub async fn delete(
+        &self,
+        req: pb::DeleteRangeRequest,
+    ) -> Result<pb::DeleteRangeResponse, KvError> {
+        check_key(&req.key)?;
+        match self.propose(Command::Delete(req)).await? {
+            Reply::Delete(mut r) => {
+                self.stamp(&mut r.header);
+                Ok(r)
+            }
+            other => Err(KvError::unexpected(other)),
+        }
+    }
+
+    pub async fn txn(&self, req: pb::TxnRequest) -> Result<pb::TxnResponse, KvError> {
+        check_txn(&req)?;
+        match self.propose(Command::Txn(req)).await? {
+            Reply::Txn(mut r) => {
+                self.stamp(&mut r.header);
+                Ok(r)
+            }
+            other => Err(KvError::unexpected(other)),
+        }
+    }
+
+    pub async fn compact(&self, revision: i64) -> Result<pb::CompactionResponse, KvError> {
+        match self
+            .propose(Command::Compact(pb::CompactionRequest { revision }))
+            .await?
+        {
+            Reply::Compact(mut r) => {
+                self.stamp(&mut r.header);
+                Ok(r)
+            }
+            other => Err(KvError::unexpected(other)),
+        }
+    }
+
+    /// Grants a lease; `id` 0 picks a fresh one.
+    pub async fn lease_grant(&self, ttl: i64, id: i64) -> Result<pb::LeaseGrantResponse, KvError> {
+        if ttl <= 0 || ttl > MAX_LEASE_TTL {
+            return Err(KvError::invalid(format!(
+                "lease TTL must be 1..={MAX_LEASE_TTL} seconds, not {ttl}"
+            )));
+        }
+        if id < 0 {
+            return Err(KvError::invalid("lease id must not be negative"));
+        }
+        let id = if id == 0 {
+            rand::random_range(1..i64::MAX)
+        } else {
+            id
+        };
+        match self
+            .propose(Command::LeaseGrant(pb::LeaseGrantRequest { ttl, id }))
+            .await?
+        {
+            Reply::LeaseGrant(mut r) => {
+                self.leases.granted(id, ttl);
+                self.stamp(&mut r.header);
+                Ok(r)
+            }
+            other => Err(KvError::unexpected(other)),
+        }
+    }
+
+    pub async fn lease_revoke(&self, id: i64) -> Result<pb::LeaseRevokeResponse, KvError> {
+        match self
+            .propose(Command::LeaseRevoke(pb::LeaseRevokeRequest { id }))
+            .await?
+        {
+            Reply::LeaseRevoke(mut r) => {
+                self.stamp(&mut r.header);
+                Ok(r)
+            }
+            other => Err(KvError::unexpected(other)),
+        }
+    }
+
+    /// Renews a lease for its full TTL. Only the leader keeps lease clocks, so a follower
+    /// passes the call on.
+    pub async fn lease_keep_alive(&self, id: i64) -> Result<pb::LeaseKeepAliveResponse, KvError> {
+        if !self.cluster.is_leader() {
+            return lease::keep_alive_at_leader(&self.cluster, id).await;
+        }
+        let ttl = self.leases.renew(self.cluster.state(), id).await?;
+        let revision = self.cluster.state().applied().await.revision;
+        Ok(pb::LeaseKeepAliveResponse {
+            header: self.header(revision),
+            id,
+            ttl,
+        })
+    }
+
+    pub async fn lease_time_to_live(
+        &self,
+        req: pb::LeaseTimeToLiveRequest,
+    ) -> Result<pb::LeaseTimeToLiveResponse, KvError> {
+        if !self.cluster.is_leader() {
+            return lease::time_to_live_at_leader(&self.cluster, req).await;
+        }
+        let state = self.cluster.state();
+        let revision = state.applied().await.revision;
+        let mut resp = pb::LeaseTimeToLiveResponse {
+            header: self.header(revision),
+            id: req.id,
+            ttl: -1,
+            ..Default::default()
+        };
+        if let Some((granted, keys)) = state.lease(req.id).await? {
+            resp.granted_ttl = granted;
+            resp.ttl = self.leases.remaining(req.id, granted);
+            if req.keys {
+                resp.keys = keys;
+            }
+        }
+        Ok(resp)
+    }
+
+    /// Every change to the range from `start_revision` on (or from now), in order.
+    pub fn watch(&self, req: pb::WatchRequest) -> Result<WatchStream, KvError> {
+        check_key(&req.key)?;
+        Ok(watch::start(self.clone(), req))
+    }
+}
+
+fn check_key(key: &[u8]) -> Result<(), KvError> {
+    if key.is_empty() {
+        return Err(KvError::invalid("key is empty"));
+    }
+    if key.len() > MAX_KEY_BYTES {
+        return Err(KvError::invalid(format!(
+            "key is {} bytes; the limit is {MAX_KEY_BYTES}",
+            key.len()
+        )));
+    }
+    Ok(())
+}
+
+fn check_put(req: &pb::PutRequest) -> Result<(), KvError> {
+    check_key(&req.key)?;
+    if req.value.len() > MAX_VALUE_BYTES {
+        return Err(KvError::invalid(format!(
+            "value is {} bytes; the limit is {MAX_VALUE_BYTES}",
+            req.value.len()
+        )));
+    }
+    if req.lease < 0 {
+        return Err(KvError::invalid("lease id must not be negative"));
+    }
+    Ok(())
+}
+
+fn check_txn(req: &pb::TxnRequest) -> Result<(), KvError> {
+    let ops = req
+        .compare
+        .len()
+        .max(req.success.len())
+        .max(req.failure.len());
+    if ops > MAX_TXN_OPS {
+        return Err(KvError::invalid(format!(
+            "txn has {ops} operations; the limit is {MAX_TXN_OPS}"
+        )));
+    }
+    for c in &req.compare {
+        check_key(&c.key)?;
+    }
+    for op in req.success.iter().chain(&req.failure) {
+        use pb::request_op::Request;
+        match &op.request {
+            Some(Request::Put(p)) => check_put(p)?,
+            Some(Request::Range(r)) => check_key(&r.key)?,
+            Some(Request::DeleteRange(d)) => check_key(&d.key)?,
+            None => return Err(KvError::invalid("txn operation is empty")),
+        }
+    }
+    Ok(())
+}

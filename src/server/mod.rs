@@ -1,0 +1,230 @@
+//! A running Forest node: storage, Raft, the KV door, and the listeners, started in order and
+//! stopped gracefully on SIGTERM or Ctrl-C.
+
+mod presence;
+mod shutdown;
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::{bail, Context};
+use shutdown::Shutdown;
+use tokio::net::TcpListener;
+
+use crate::cluster::{peers, Cluster, ClusterConfig};
+use crate::kv::service::KvService;
+use crate::kv::{Kv, KvConfig};
+
+/// `forest serve`'s settings.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ServeOptions {
+    /// This node's id in the cluster (a positive integer, unique among the peers).
+    #[arg(long, default_value_t = 1, env = "FOREST_ID")]
+    pub id: u64,
+    /// This node's name (`/forest/server/node/<name>`); defaults to `node-<id>`.
+    #[arg(long, env = "FOREST_NAME")]
+    pub name: Option<String>,
+    /// The cluster's name; a data directory is tied to it.
+    #[arg(long, default_value = "forest", env = "FOREST_CLUSTER")]
+    pub cluster: String,
+    /// Where this node keeps its Raft log and state.
+    #[arg(long, default_value = "./forest-data", env = "FOREST_DATA_DIR")]
+    pub data_dir: PathBuf,
+    /// gRPC listener: Raft between nodes, the KV API, workers.
+    #[arg(long, default_value = "127.0.0.1:7070", env = "FOREST_GRPC_ADDR")]
+    pub grpc_addr: SocketAddr,
+    /// HTTP listener: /healthz (and later the API and UI).
+    #[arg(long, default_value = "127.0.0.1:2856", env = "FOREST_HTTP_ADDR")]
+    pub http_addr: SocketAddr,
+    /// The initial members, `ID=HOST:PORT,...` (this node included). Empty: a single-node
+    /// cluster.
+    #[arg(long, default_value = "", env = "FOREST_PEERS")]
+    pub peers: String,
+    /// The address other nodes reach this one at; defaults to its entry in --peers, or
+    /// --grpc-addr.
+    #[arg(long, env = "FOREST_ADVERTISE_ADDR")]
+    pub advertise_addr: Option<String>,
+    /// Raft heartbeat interval.
+    #[arg(long, default_value_t = 100)]
+    pub heartbeat_ms: u64,
+    /// Raft election timeout (a follower waits between this and twice this before it stands
+    /// for election). Keep it well above the disk's worst fsync stall.
+    #[arg(long, default_value_t = 500)]
+    pub election_timeout_ms: u64,
+    /// Build a snapshot, and purge the log below it, after this many log entries.
+    #[arg(long, default_value_t = 20_000)]
+    pub snapshot_logs: u64,
+    /// Revisions of change history kept for watches and past reads.
+    #[arg(long, default_value_t = 100_000)]
+    pub retain_revisions: i64,
+    /// Allow listening on a non-loopback address without authentication.
+    #[arg(long)]
+    pub insecure: bool,
+}
+
+impl ServeOptions {
+    fn cluster_config(&self) -> anyhow::Result<ClusterConfig> {
+        let mut peers: BTreeMap<u64, String> = peers::parse(&self.peers)?;
+        if self.id == 0 {
+            bail!("--id must be a positive integer");
+        }
+        let advertise = match (&self.advertise_addr, peers.get(&self.id)) {
+            (Some(a), _) => a.clone(),
+            (None, Some(a)) => a.clone(),
+            (None, None) => self.grpc_addr.to_string(),
+        };
+        if peers.is_empty() {
+            peers.insert(self.id, advertise.clone());
+        } else if !peers.contains_key(&self.id) {
+            return Err(peers::PeersError::SelfMissing(self.id).into());
+        }
+        if self.election_timeout_ms < 3 * self.heartbeat_ms {
+            bail!("--election-timeout-ms must be at least three heartbeats");
+        }
+        Ok(ClusterConfig {
+            id: self.id,
+            name: self
+                .name
+                .clone()
+                .unwrap_or_else(|| format!("node-{}", self.id)),
+            cluster: self.cluster.clone(),
+            data_dir: self.data_dir.clone(),
+            advertise_addr: advertise,
+            peers,
+            heartbeat_ms: self.heartbeat_ms,
+            election_timeout_ms: self.election_timeout_ms,
+            snapshot_logs: self.snapshot_logs.max(10),
+        })
+    }
+
+    fn check_binds(&self) -> anyhow::Result<()> {
+        for (flag, addr) in [
+            ("--grpc-addr", self.grpc_addr),
+            ("--http-addr", self.http_addr),
+        ] {
+            if !addr.ip().is_loopback() {
+                if !self.insecure {
+                    bail!(
+                        "{flag} {addr} is not a loopback address and no authentication is configured; \
+                         listen on 127.0.0.1, or pass --insecure to accept anyone who can reach it"
+                    );
+                }
+                tracing::warn!(%addr, "listening on a non-loopback address WITHOUT authentication (--insecure)");
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Runs a node until SIGTERM / Ctrl-C.
+pub async fn serve(opts: ServeOptions) -> anyhow::Result<()> {
+    opts.check_binds()?;
+    let cfg = opts.cluster_config()?;
+    let grpc = TcpListener::bind(opts.grpc_addr)
+        .await
+        .with_context(|| format!("cannot listen on --grpc-addr {}", opts.grpc_addr))?;
+    let http = TcpListener::bind(opts.http_addr)
+        .await
+        .with_context(|| format!("cannot listen on --http-addr {}", opts.http_addr))?;
+
+    let cluster = Cluster::start(&cfg).await?;
+    let kv = Kv::start(
+        cluster.clone(),
+        KvConfig {
+            retain_revisions: opts.retain_revisions.max(1),
+        },
+    );
+    let (stop, shutdown) = Shutdown::new();
+
+    let routes = KvService::new(kv.clone())
+        .routes()
+        .add_service(cluster.rpc_service());
+    let grpc_server = tokio::spawn({
+        let shutdown = shutdown.clone();
+        async move {
+            tonic::transport::Server::builder()
+                .tcp_nodelay(true)
+                .add_routes(routes)
+                .serve_with_incoming_shutdown(
+                    tokio_stream::wrappers::TcpListenerStream::new(grpc),
+                    shutdown.wait(),
+                )
+                .await
+        }
+    });
+    let http_server = tokio::spawn({
+        let shutdown = shutdown.clone();
+        let app = health_routes(cluster.clone());
+        async move {
+            axum::serve(http, app)
+                .with_graceful_shutdown(shutdown.wait())
+                .await
+        }
+    });
+    tokio::spawn({
+        let cluster = cluster.clone();
+        let cfg = cfg.clone();
+        async move { cluster.bootstrap(&cfg).await }
+    });
+    tokio::spawn(presence::run(kv.clone()));
+    tracing::info!(
+        id = cfg.id,
+        name = %cfg.name,
+        grpc = %opts.grpc_addr,
+        http = %opts.http_addr,
+        data_dir = %cfg.data_dir.display(),
+        "forest node started"
+    );
+
+    wait_for_signal().await;
+    tracing::info!("shutting down");
+    let _ = stop.send(true);
+    let _ = grpc_server.await;
+    let _ = http_server.await;
+    cluster.shutdown().await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+fn health_routes(cluster: Cluster) -> axum::Router {
+    use axum::routing::get;
+    axum::Router::new().route(
+        "/healthz",
+        get(move || {
+            let cluster = cluster.clone();
+            async move {
+                let m = cluster.metrics();
+                axum::Json(serde_json::json!({
+                    "id": cluster.id(),
+                    "name": cluster.name(),
+                    "state": format!("{:?}", m.state),
+                    "leader": m.current_leader,
+                    "term": m.current_term,
+                }))
+            }
+        }),
+    )
+}
+
+async fn wait_for_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot listen for SIGTERM");
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}
