@@ -1,11 +1,345 @@
 //! `forest bench`: closed-loop load against a running cluster (see the README's performance
 //! section).
+//!
+//! `forest bench kv` measures KV throughput and latency as a client sees them, against Forest
+//! or, through the same code, a real etcd (DESIGN §9, §10). `--clients` workers share
+//! `--conns` gRPC channels (HTTP/2 connections, round-robin over `--endpoints`; requests to a
+//! follower are forwarded to the leader by either system). Each worker sends one request, waits
+//! for its answer and sends the next (closed loop) until `--total` requests have been sent in
+//! all. A write phase puts `--val-size`-byte values at keys `/bench/<n>`, n random in
+//! `--key-space`; then, unless `--writes-only`, a read phase does as many linearizable
+//! single-key Ranges of keys the write phase wrote (a read that finds no value is an error).
+//! Each phase reports its wall time, successful requests per second and the latency
+//! percentiles of successful requests. More than 1% failed requests abort the run.
 
-use clap::Subcommand;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use clap::{Subcommand, ValueEnum};
+use hdrhistogram::Histogram;
+use serde::Serialize;
+use tonic::transport::Channel;
+
+use super::client::{channel, status};
+use super::{ClientOptions, Output};
+use crate::kv::service::MAX_REQUEST_BYTES;
+use crate::pb::kv::{kv_client::KvClient, PutRequest, RangeRequest};
+
+/// etcd's KV service over Forest's messages (`proto/etcd/rpc.proto`).
+pub mod etcdserverpb {
+    tonic::include_proto!("etcdserverpb");
+}
+use etcdserverpb::kv_client::KvClient as EtcdKvClient;
 
 #[derive(Debug, Subcommand)]
-pub enum BenchCommand {}
+pub enum BenchCommand {
+    /// Closed-loop puts, then linearizable reads, from concurrent clients; prints throughput
+    /// and latency percentiles.
+    Kv(KvBench),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct KvBench {
+    #[command(flatten)]
+    client: ClientOptions,
+    /// Which server the endpoints are.
+    #[arg(long, value_enum, default_value_t = Target::Forest)]
+    target: Target,
+    /// Concurrent workers, each with one request in flight.
+    #[arg(long, default_value_t = 64)]
+    clients: usize,
+    /// gRPC connections the workers share, round-robin over the endpoints (default: one per
+    /// endpoint).
+    #[arg(long)]
+    conns: Option<usize>,
+    /// Requests per phase, over all workers.
+    #[arg(long, default_value_t = 10_000)]
+    total: u64,
+    /// Bytes per value.
+    #[arg(long, default_value_t = 256)]
+    val_size: usize,
+    /// Distinct keys to write to (default: --total).
+    #[arg(long)]
+    key_space: Option<u64>,
+    /// Skip the read phase.
+    #[arg(long)]
+    writes_only: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize)]
+#[serde(rename_all = "lowercase")]
+enum Target {
+    Forest,
+    Etcd,
+}
+
+#[derive(Debug, Clone, Copy, Serialize)]
+#[serde(rename_all = "lowercase")]
+enum Phase {
+    Put,
+    Range,
+}
 
 pub async fn run(cmd: BenchCommand) -> anyhow::Result<()> {
-    match cmd {}
+    match cmd {
+        BenchCommand::Kv(opts) => bench_kv(opts).await,
+    }
+}
+
+/// One connection's client of the target's KV service: the same messages on either.
+#[derive(Clone)]
+enum Kv {
+    Forest(KvClient<Channel>),
+    Etcd(EtcdKvClient<Channel>),
+}
+
+impl Kv {
+    fn new(target: Target, ch: Channel) -> Kv {
+        let max = MAX_REQUEST_BYTES;
+        match target {
+            Target::Forest => Kv::Forest(
+                KvClient::new(ch)
+                    .max_decoding_message_size(max)
+                    .max_encoding_message_size(max),
+            ),
+            Target::Etcd => Kv::Etcd(
+                EtcdKvClient::new(ch)
+                    .max_decoding_message_size(max)
+                    .max_encoding_message_size(max),
+            ),
+        }
+    }
+
+    /// One request of `phase` on key `n`; Err is a one-line reason.
+    async fn op(&mut self, phase: Phase, n: u64, value: &[u8]) -> Result<(), String> {
+        let key = format!("/bench/{n}").into_bytes();
+        match phase {
+            Phase::Put => {
+                let req = PutRequest {
+                    key,
+                    value: value.to_vec(),
+                    ..Default::default()
+                };
+                let res = match self {
+                    Kv::Forest(c) => c.put(req).await.map(drop),
+                    Kv::Etcd(c) => c.put(req).await.map(drop),
+                };
+                res.map_err(|s| status(s).to_string())
+            }
+            Phase::Range => {
+                let req = RangeRequest {
+                    key,
+                    ..Default::default()
+                };
+                let res = match self {
+                    Kv::Forest(c) => c.range(req).await,
+                    Kv::Etcd(c) => c.range(req).await,
+                };
+                match res
+                    .map_err(|s| status(s).to_string())?
+                    .into_inner()
+                    .kvs
+                    .len()
+                {
+                    1 => Ok(()),
+                    k => Err(format!("read of /bench/{n} found {k} keys, expected 1")),
+                }
+            }
+        }
+    }
+}
+
+/// What the workers of one phase share.
+struct Load {
+    phase: Phase,
+    total: u64,
+    max_errors: u64,
+    /// Requests handed out so far (set to `total` to stop everyone).
+    next: AtomicU64,
+    errors: AtomicU64,
+    last_error: Mutex<String>,
+    value: Vec<u8>,
+    key_space: u64,
+    /// Keys to read (read phase): those the write phase wrote.
+    keys: Vec<u64>,
+}
+
+impl Load {
+    fn key(&self) -> u64 {
+        match self.phase {
+            Phase::Put => rand::random_range(0..self.key_space),
+            Phase::Range => self.keys[rand::random_range(0..self.keys.len())],
+        }
+    }
+}
+
+/// One closed-loop worker: returns the latencies (µs) and keys of its successful requests.
+async fn worker(mut kv: Kv, load: Arc<Load>) -> (Histogram<u64>, Vec<u64>) {
+    let mut hist = histogram();
+    let mut done = Vec::new();
+    while load.next.fetch_add(1, Ordering::Relaxed) < load.total {
+        let n = load.key();
+        let start = Instant::now();
+        match kv.op(load.phase, n, &load.value).await {
+            Ok(()) => {
+                hist.saturating_record(start.elapsed().as_micros() as u64);
+                done.push(n);
+            }
+            Err(e) => {
+                *load.last_error.lock().unwrap() = e;
+                if load.errors.fetch_add(1, Ordering::Relaxed) + 1 > load.max_errors {
+                    load.next.store(load.total, Ordering::Relaxed);
+                }
+            }
+        }
+    }
+    (hist, done)
+}
+
+/// Latencies from 1 µs to a minute, to 3 significant digits.
+fn histogram() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, 60_000_000, 3).expect("valid bounds")
+}
+
+/// The figures of one phase.
+#[derive(Debug, Serialize)]
+struct PhaseReport {
+    phase: Phase,
+    ops: u64,
+    errors: u64,
+    elapsed_s: f64,
+    ops_per_s: f64,
+    p50_ms: f64,
+    p90_ms: f64,
+    p99_ms: f64,
+    max_ms: f64,
+}
+
+/// Runs one phase with `clients` workers over the connections `kvs`; returns its figures and
+/// the keys of its successful requests.
+async fn run_phase(
+    load: Load,
+    kvs: &[Kv],
+    clients: usize,
+) -> anyhow::Result<(PhaseReport, Vec<u64>)> {
+    let load = Arc::new(load);
+    let phase = load.phase;
+    let start = Instant::now();
+    let workers: Vec<_> = (0..clients)
+        .map(|i| tokio::spawn(worker(kvs[i % kvs.len()].clone(), load.clone())))
+        .collect();
+    let (mut hist, mut done) = (histogram(), Vec::new());
+    for w in workers {
+        let (h, d) = w.await?;
+        hist.add(h)?;
+        done.extend(d);
+    }
+    let elapsed = start.elapsed();
+    let errors = load.errors.load(Ordering::Relaxed);
+    if errors > load.max_errors {
+        bail!(
+            "{phase:?} phase: {errors} requests failed (more than 1% of {}), last: {}",
+            load.total,
+            load.last_error.lock().unwrap()
+        );
+    }
+    let ms = |us: u64| us as f64 / 1000.0;
+    let report = PhaseReport {
+        phase,
+        ops: hist.len(),
+        errors,
+        elapsed_s: elapsed.as_secs_f64(),
+        ops_per_s: hist.len() as f64 / elapsed.as_secs_f64(),
+        p50_ms: ms(hist.value_at_quantile(0.50)),
+        p90_ms: ms(hist.value_at_quantile(0.90)),
+        p99_ms: ms(hist.value_at_quantile(0.99)),
+        max_ms: ms(hist.max()),
+    };
+    Ok((report, done))
+}
+
+async fn bench_kv(opts: KvBench) -> anyhow::Result<()> {
+    let endpoints = &opts.client.endpoints;
+    if endpoints.is_empty() || opts.clients == 0 || opts.total == 0 {
+        bail!("need at least one endpoint, one client and one request");
+    }
+    let conns = opts.conns.unwrap_or(endpoints.len()).max(1);
+    let mut kvs = Vec::with_capacity(conns);
+    for i in 0..conns {
+        let ch = tokio::time::timeout(
+            Duration::from_secs(5),
+            channel(&endpoints[i % endpoints.len()]),
+        )
+        .await
+        .context("timed out connecting")??;
+        kvs.push(Kv::new(opts.target, ch));
+    }
+    let key_space = opts.key_space.unwrap_or(opts.total).max(1);
+    let load = |phase, keys| Load {
+        phase,
+        total: opts.total,
+        max_errors: opts.total / 100,
+        next: AtomicU64::new(0),
+        errors: AtomicU64::new(0),
+        last_error: Mutex::new(String::new()),
+        value: vec![b'x'; opts.val_size],
+        key_space,
+        keys,
+    };
+    let (put, written) = run_phase(load(Phase::Put, Vec::new()), &kvs, opts.clients).await?;
+    let mut phases = vec![put];
+    if !opts.writes_only {
+        if written.is_empty() {
+            bail!("no put succeeded: nothing to read");
+        }
+        let read = load(Phase::Range, written);
+        phases.push(run_phase(read, &kvs, opts.clients).await?.0);
+    }
+
+    if opts.client.output == Output::Json {
+        let doc = serde_json::json!({
+            "target": opts.target,
+            "endpoints": endpoints,
+            "clients": opts.clients,
+            "conns": conns,
+            "total": opts.total,
+            "key_space": key_space,
+            "val_size": opts.val_size,
+            "phases": phases,
+        });
+        println!("{doc}");
+        return Ok(());
+    }
+    let target = opts
+        .target
+        .to_possible_value()
+        .expect("no skipped variants");
+    println!("target     {}", target.get_name());
+    println!("endpoints  {}", endpoints.join(","));
+    println!("clients    {} over {conns} connection(s)", opts.clients);
+    println!(
+        "total      {} per phase, key space {key_space}, values {} B",
+        opts.total, opts.val_size
+    );
+    println!(
+        "{:<6} {:>8} {:>6} {:>9} {:>9} {:>8} {:>8} {:>8} {:>8}",
+        "phase", "ops", "errors", "elapsed_s", "ops/s", "p50_ms", "p90_ms", "p99_ms", "max_ms"
+    );
+    for p in &phases {
+        println!(
+            "{:<6} {:>8} {:>6} {:>9.2} {:>9.0} {:>8.2} {:>8.2} {:>8.2} {:>8.2}",
+            format!("{:?}", p.phase).to_lowercase(),
+            p.ops,
+            p.errors,
+            p.elapsed_s,
+            p.ops_per_s,
+            p.p50_ms,
+            p.p90_ms,
+            p.p99_ms,
+            p.max_ms
+        );
+    }
+    Ok(())
 }

@@ -268,13 +268,28 @@ fn check_txn(req: &pb::TxnRequest) -> Result<(), KvError> {
     for c in &req.compare {
         check_key(&c.key)?;
     }
-    for op in req.success.iter().chain(&req.failure) {
-        use pb::request_op::Request;
-        match &op.request {
-            Some(Request::Put(p)) => check_put(p)?,
-            Some(Request::Range(r)) => check_key(&r.key)?,
-            Some(Request::DeleteRange(d)) => check_key(&d.key)?,
-            None => return Err(KvError::invalid("txn operation is empty")),
+    for branch in [&req.success, &req.failure] {
+        let mut written = std::collections::HashSet::new();
+        for op in branch {
+            use pb::request_op::Request;
+            match &op.request {
+                Some(Request::Put(p)) => {
+                    check_put(p)?;
+                    if !written.insert(&p.key) {
+                        return Err(KvError::invalid("duplicate key given in txn request"));
+                    }
+                }
+                Some(Request::Range(r)) => {
+                    check_key(&r.key)?;
+                    if r.revision != 0 {
+                        return Err(KvError::invalid(
+                            "a range inside a txn reads the txn's own state; it takes no revision",
+                        ));
+                    }
+                }
+                Some(Request::DeleteRange(d)) => check_key(&d.key)?,
+                None => return Err(KvError::invalid("txn operation is empty")),
+            }
         }
     }
     Ok(())

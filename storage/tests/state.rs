@@ -93,14 +93,20 @@ impl Sm {
             self.next += 1;
         }
         let n = entries.len();
-        let out = self.store.state_machine.apply(entries).await.expect("apply does not fail");
+        let out = self
+            .store
+            .state_machine
+            .apply(entries)
+            .await
+            .expect("apply does not fail");
         assert_eq!(out.len(), n, "one response per entry");
         assert_eq!(self.applied().await, Some(log_id(self.next - 1)));
         out
     }
 
     async fn apply_all(&mut self, cmds: Vec<Command>) -> Vec<Response> {
-        self.apply_entries(cmds.into_iter().map(EntryPayload::Normal).collect()).await
+        self.apply_entries(cmds.into_iter().map(EntryPayload::Normal).collect())
+            .await
     }
 
     async fn apply(&mut self, cmd: Command) -> Response {
@@ -110,7 +116,11 @@ impl Sm {
     /// Applies a command that must be accepted.
     async fn ok(&mut self, cmd: Command) -> Reply {
         let r = self.apply(cmd).await;
-        assert_eq!(r.revision, self.rev().await, "a response carries the store revision");
+        assert_eq!(
+            r.revision,
+            self.rev().await,
+            "a response carries the store revision"
+        );
         r.result.expect("the command is accepted")
     }
 
@@ -159,8 +169,17 @@ impl Sm {
     }
 
     async fn range(&self, req: pb::RangeRequest) -> pb::RangeResponse {
-        let r = self.store.kv.range(&req).await.expect("the range is readable");
-        assert_eq!(header_rev(&r.header), self.rev().await, "a range reports the current revision");
+        let r = self
+            .store
+            .kv
+            .range(&req)
+            .await
+            .expect("the range is readable");
+        assert_eq!(
+            header_rev(&r.header),
+            self.rev().await,
+            "a range reports the current revision"
+        );
         r
     }
 
@@ -179,7 +198,12 @@ impl Sm {
 
     /// `key=value` of every pair in the range, now (`at == 0`) or at a past revision.
     async fn pairs_at(&self, key: &str, end: &str, at: i64) -> Vec<String> {
-        let r = self.range(pb::RangeRequest { revision: at, ..rr(key, end) }).await;
+        let r = self
+            .range(pb::RangeRequest {
+                revision: at,
+                ..rr(key, end)
+            })
+            .await;
         r.kvs.iter().map(show_kv).collect()
     }
 
@@ -194,9 +218,17 @@ impl Sm {
 
     /// The retained events from `from` in the range, one line each (see [`show_event`]).
     async fn events(&self, from: i64, key: &str, end: &str) -> Vec<String> {
-        let (batches, to) = self.store.kv.events_since(from, key.as_bytes(), end.as_bytes()).await.expect("the events are retained");
+        let (batches, to) = self
+            .store
+            .kv
+            .events_since(from, key.as_bytes(), end.as_bytes())
+            .await
+            .expect("the events are retained");
         assert_eq!(to, self.rev().await);
-        batches.iter().flat_map(|(rev, evs)| evs.iter().map(|e| show_event(*rev, e))).collect()
+        batches
+            .iter()
+            .flat_map(|(rev, evs)| evs.iter().map(|e| show_event(*rev, e)))
+            .collect()
     }
 
     async fn events_err(&self, from: i64) -> ApplyError {
@@ -207,21 +239,41 @@ impl Sm {
     }
 
     async fn state(&mut self) -> State {
-        let (applied, membership) = self.store.state_machine.applied_state().await.expect("applied state");
+        let (applied, membership) = self
+            .store
+            .state_machine
+            .applied_state()
+            .await
+            .expect("applied state");
         let a = self.store.kv.applied().await;
         assert_eq!(a.log_id, applied);
         let mut history = Vec::new();
         for at in a.compacted.max(1)..=a.revision {
-            let req = pb::RangeRequest { revision: at, ..rr("", FROM_KEY) };
+            let req = pb::RangeRequest {
+                revision: at,
+                ..rr("", FROM_KEY)
+            };
             history.push((at, self.range(req).await.kvs));
         }
         let mut leases = BTreeMap::new();
         for (id, ttl) in self.store.kv.leases().await {
-            let (granted, keys) = self.store.kv.lease(id).await.expect("lease read").expect("listed lease exists");
+            let (granted, keys) = self
+                .store
+                .kv
+                .lease(id)
+                .await
+                .expect("lease read")
+                .expect("listed lease exists");
             assert_eq!(granted, ttl);
             leases.insert(id, (ttl, keys));
         }
-        let events = self.store.kv.events_since(a.compacted + 1, b"", b"\0").await.expect("retained events").0;
+        let events = self
+            .store
+            .kv
+            .events_since(a.compacted + 1, b"", b"\0")
+            .await
+            .expect("retained events")
+            .0;
         State {
             applied,
             membership,
@@ -237,7 +289,10 @@ impl Sm {
 /// Runs `f` on a runtime of its own, which is dropped afterwards together with every task
 /// spawned on it (the log's flusher holds a database handle): like the end of a process.
 fn in_runtime<T>(f: impl Future<Output = T>) -> T {
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a runtime");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime");
     rt.block_on(f)
 }
 
@@ -298,7 +353,11 @@ fn compact(revision: i64) -> Command {
     Command::Compact(pb::CompactionRequest { revision })
 }
 
-fn txn(compare: Vec<pb::Compare>, success: Vec<pb::RequestOp>, failure: Vec<pb::RequestOp>) -> Command {
+fn txn(
+    compare: Vec<pb::Compare>,
+    success: Vec<pb::RequestOp>,
+    failure: Vec<pb::RequestOp>,
+) -> Command {
     Command::Txn(pb::TxnRequest {
         compare,
         success,
@@ -371,6 +430,14 @@ fn kv(k: &str, v: &str, create: i64, modified: i64, version: i64, lease: i64) ->
     }
 }
 
+/// The header a reply carries at `revision`.
+fn header(revision: i64) -> Option<pb::ResponseHeader> {
+    Some(pb::ResponseHeader {
+        revision,
+        ..Default::default()
+    })
+}
+
 fn header_rev(h: &Option<pb::ResponseHeader>) -> i64 {
     h.as_ref().expect("a response header").revision
 }
@@ -388,11 +455,19 @@ fn show_kv(kv: &pb::KeyValue) -> String {
 fn show_event(rev: i64, e: &pb::Event) -> String {
     let kv = e.kv.as_ref().expect("an event has a kv");
     assert_eq!(kv.mod_revision, rev, "an event's kv carries its revision");
-    let was = e.prev_kv.as_ref().map(|p| format!(" (was {})", show_kv(p))).unwrap_or_default();
+    let was = e
+        .prev_kv
+        .as_ref()
+        .map(|p| format!(" (was {})", show_kv(p)))
+        .unwrap_or_default();
     match EventType::try_from(e.r#type) {
         Ok(EventType::Put) => format!("{rev} put {}{was}", show_kv(kv)),
         Ok(EventType::Delete) => {
-            assert_eq!((kv.value.len(), kv.version, kv.lease), (0, 0, 0), "a delete carries only key and revision");
+            assert_eq!(
+                (kv.value.len(), kv.version, kv.lease),
+                (0, 0, 0),
+                "a delete carries only key and revision"
+            );
             format!("{rev} del {}{was}", s(&kv.key))
         }
         Err(_) => panic!("unknown event type {}", e.r#type),
@@ -426,7 +501,10 @@ fn membership() -> EntryPayload<TypeConfig> {
         name: "n1".into(),
         addr: "127.0.0.1:7001".into(),
     };
-    EntryPayload::Membership(Membership::new(vec![BTreeSet::from([1])], BTreeMap::from([(1, node)])))
+    EntryPayload::Membership(Membership::new(
+        vec![BTreeSet::from([1])],
+        BTreeMap::from([(1, node)]),
+    ))
 }
 
 /// A history touching every kind of stored state: keys with and without leases, a txn, a
@@ -437,12 +515,21 @@ async fn build_history(sm: &mut Sm) {
     sm.put("a", "1").await; // 2
     sm.ok(put_lease("job/1", "x", 1)).await; // 3
     sm.ok(put_lease("job/2", "y", 2)).await; // 4
-    sm.txn(txn(vec![], vec![op_put("a", "2"), op_put("b", "1")], vec![])).await; // 5
+    sm.txn(txn(
+        vec![],
+        vec![op_put("a", "2"), op_put("b", "1")],
+        vec![],
+    ))
+    .await; // 5
     sm.delete(del("b", ONE)).await; // 6
     sm.ok(compact(3)).await;
     sm.put("c", "1").await; // 7
-    sm.apply_entries(vec![membership(), EntryPayload::Blank]).await;
-    assert_eq!((sm.rev().await, sm.store.kv.applied().await.compacted), (7, 3));
+    sm.apply_entries(vec![membership(), EntryPayload::Blank])
+        .await;
+    assert_eq!(
+        (sm.rev().await, sm.store.kv.applied().await.compacted),
+        (7, 3)
+    );
 }
 
 // ================================================================================================
@@ -458,30 +545,65 @@ async fn revision_starts_at_one_and_grows_once_per_change() {
     assert_eq!(header_rev(&sm.put("a", "1").await.header), 2);
 
     // A txn with several writes is one revision.
-    let t = sm.txn(txn(vec![], vec![op_put("b", "1"), op_put("c", "1"), op_del("a", ONE)], vec![])).await;
+    let t = sm
+        .txn(txn(
+            vec![],
+            vec![op_put("b", "1"), op_put("c", "1"), op_del("a", ONE)],
+            vec![],
+        ))
+        .await;
     assert!(t.succeeded);
     assert_eq!((header_rev(&t.header), sm.rev().await), (3, 3));
 
     // None of these change a key, so none bumps the revision.
     let g = sm.ok(grant(7, 10)).await;
-    assert_eq!(g, Reply::LeaseGrant(pb::LeaseGrantResponse { header: Some(pb::ResponseHeader { revision: 3, ..Default::default() }), id: 7, ttl: 10 }));
+    assert_eq!(
+        g,
+        Reply::LeaseGrant(pb::LeaseGrantResponse {
+            header: header(3),
+            id: 7,
+            ttl: 10
+        })
+    );
     let d = sm.delete(del("nothing", ONE)).await;
     assert_eq!((d.deleted, header_rev(&d.header)), (0, 3));
     let d = sm.delete(del("x", "y")).await;
     assert_eq!((d.deleted, header_rev(&d.header)), (0, 3));
     sm.ok(revoke(7)).await; // no keys attached
     sm.ok(compact(2)).await;
-    let t = sm.txn(txn(vec![], vec![op_range(rr("", FROM_KEY))], vec![])).await;
+    let t = sm
+        .txn(txn(vec![], vec![op_range(rr("", FROM_KEY))], vec![]))
+        .await;
     assert_eq!(header_rev(&t.header), 3);
-    let t = sm.txn(txn(vec![cmp("b", CompareResult::Equal, T::Value("nope"))], vec![op_put("x", "1")], vec![])).await;
+    let t = sm
+        .txn(txn(
+            vec![cmp("b", CompareResult::Equal, T::Value("nope"))],
+            vec![op_put("x", "1")],
+            vec![],
+        ))
+        .await;
     assert!(!t.succeeded);
-    let raft_own = sm.apply_entries(vec![EntryPayload::Blank, membership()]).await;
-    assert_eq!(raft_own, vec![Response { revision: 3, result: Ok(Reply::None) }; 2]);
+    let raft_own = sm
+        .apply_entries(vec![EntryPayload::Blank, membership()])
+        .await;
+    assert_eq!(
+        raft_own,
+        vec![
+            Response {
+                revision: 3,
+                result: Ok(Reply::None)
+            };
+            2
+        ]
+    );
     assert_eq!(sm.rev().await, 3);
     assert_eq!(sm.applied().await, Some(log_id(11)));
 
     assert_eq!(header_rev(&sm.put("d", "1").await.header), 4);
-    assert_eq!(sm.events(3, "", FROM_KEY).await, ["3 put b=1", "3 put c=1", "3 del a (was a=1)", "4 put d=1"]);
+    assert_eq!(
+        sm.events(3, "", FROM_KEY).await,
+        ["3 put b=1", "3 put c=1", "3 del a (was a=1)", "4 put d=1"]
+    );
 }
 
 #[tokio::test]
@@ -511,13 +633,32 @@ async fn create_mod_revision_and_version_per_key() {
 async fn range_single_key_prefix_explicit_end_and_from_key() {
     let mut sm = Sm::fresh().await;
     let all = ["a", "a\0", "app/1", "app/2", "app/3", "apq", "b"];
-    sm.txn(txn(vec![], all.iter().map(|k| op_put(k, "v")).collect(), vec![])).await;
+    sm.txn(txn(
+        vec![],
+        all.iter().map(|k| op_put(k, "v")).collect(),
+        vec![],
+    ))
+    .await;
 
-    assert_eq!(sm.keys("a", ONE).await, ["a"], "an empty range_end is exactly the key");
+    assert_eq!(
+        sm.keys("a", ONE).await,
+        ["a"],
+        "an empty range_end is exactly the key"
+    );
     assert_eq!(sm.keys("app", ONE).await, Vec::<String>::new());
-    assert_eq!(sm.keys("app/", &prefix("app/")).await, ["app/1", "app/2", "app/3"]);
-    assert_eq!(sm.keys("a", &prefix("a")).await, ["a", "a\0", "app/1", "app/2", "app/3", "apq"]);
-    assert_eq!(sm.keys("app/2", "b").await, ["app/2", "app/3", "apq"], "range_end is exclusive");
+    assert_eq!(
+        sm.keys("app/", &prefix("app/")).await,
+        ["app/1", "app/2", "app/3"]
+    );
+    assert_eq!(
+        sm.keys("a", &prefix("a")).await,
+        ["a", "a\0", "app/1", "app/2", "app/3", "apq"]
+    );
+    assert_eq!(
+        sm.keys("app/2", "b").await,
+        ["app/2", "app/3", "apq"],
+        "range_end is exclusive"
+    );
     assert_eq!(sm.keys("apq", FROM_KEY).await, ["apq", "b"]);
     assert_eq!(sm.keys("", FROM_KEY).await, all);
 
@@ -538,28 +679,58 @@ async fn range_single_key_prefix_explicit_end_and_from_key() {
 #[tokio::test]
 async fn range_limit_more_count_keys_only_count_only() {
     let mut sm = Sm::fresh().await;
-    let ops = (1..=5).map(|i| op_put(&format!("k{i}"), &format!("v{i}"))).collect();
+    let ops = (1..=5)
+        .map(|i| op_put(&format!("k{i}"), &format!("v{i}")))
+        .collect();
     sm.txn(txn(vec![], ops, vec![])).await; // 2
     sm.put("other", "x").await; // 3
     let all = || rr("k", &prefix("k"));
 
     let r = sm.range(pb::RangeRequest { limit: 2, ..all() }).await;
-    assert_eq!((r.kvs.iter().map(show_kv).collect::<Vec<_>>(), r.more, r.count), (vec!["k1=v1".to_string(), "k2=v2".into()], true, 5));
+    assert_eq!(
+        (
+            r.kvs.iter().map(show_kv).collect::<Vec<_>>(),
+            r.more,
+            r.count
+        ),
+        (vec!["k1=v1".to_string(), "k2=v2".into()], true, 5)
+    );
     for limit in [0, 5, 6] {
         let r = sm.range(pb::RangeRequest { limit, ..all() }).await;
-        assert_eq!((r.kvs.len(), r.more, r.count), (5, false, 5), "limit {limit}");
+        assert_eq!(
+            (r.kvs.len(), r.more, r.count),
+            (5, false, 5),
+            "limit {limit}"
+        );
     }
 
-    let r = sm.range(pb::RangeRequest { keys_only: true, ..all() }).await;
+    let r = sm
+        .range(pb::RangeRequest {
+            keys_only: true,
+            ..all()
+        })
+        .await;
     assert_eq!(r.kvs.len(), 5);
-    assert_eq!(r.kvs[0], kv("k1", "", 2, 2, 1, 0), "keys_only drops only the value");
+    assert_eq!(
+        r.kvs[0],
+        kv("k1", "", 2, 2, 1, 0),
+        "keys_only drops only the value"
+    );
     assert!(r.kvs.iter().all(|kv| kv.value.is_empty()));
 
-    let r = sm.range(pb::RangeRequest { count_only: true, ..all() }).await;
+    let r = sm
+        .range(pb::RangeRequest {
+            count_only: true,
+            ..all()
+        })
+        .await;
     assert_eq!((r.kvs.len(), r.more, r.count), (0, false, 5));
 
     let r = sm.range(rr("nothing", ONE)).await;
-    assert_eq!((r.kvs.len(), r.more, r.count, header_rev(&r.header)), (0, false, 0, 3));
+    assert_eq!(
+        (r.kvs.len(), r.more, r.count, header_rev(&r.header)),
+        (0, false, 0, 3)
+    );
 }
 
 #[tokio::test]
@@ -570,7 +741,12 @@ async fn range_at_a_past_revision_sees_the_old_store() {
     sm.put("a", "2").await; // 4
     sm.delete(del("b", ONE)).await; // 5
     sm.put("c", "1").await; // 6
-    sm.txn(txn(vec![], vec![op_put("t", "1"), op_del("t", ONE)], vec![])).await; // 7
+    sm.txn(txn(
+        vec![],
+        vec![op_put("t", "1"), op_del("t", ONE)],
+        vec![],
+    ))
+    .await; // 7
     sm.delete(del("a", ONE)).await; // 8
     sm.put("a", "3").await; // 9
 
@@ -586,21 +762,66 @@ async fn range_at_a_past_revision_sees_the_old_store() {
         (9, &["a=3", "c=1"]),
     ];
     for (at, want) in expected {
-        assert_eq!(sm.pairs_at("", FROM_KEY, at).await, want, "at revision {at}");
+        assert_eq!(
+            sm.pairs_at("", FROM_KEY, at).await,
+            want,
+            "at revision {at}"
+        );
     }
     assert_eq!(sm.pairs("", FROM_KEY).await, ["a=3", "c=1"]);
 
     // The old metadata comes back too, and the shaping options still apply.
-    let at = |rev, req: pb::RangeRequest| pb::RangeRequest { revision: rev, ..req };
-    assert_eq!(sm.range(at(4, rr("a", ONE))).await.kvs, [kv("a", "2", 2, 4, 2, 0)]);
-    assert_eq!(sm.range(at(3, rr("b", ONE))).await.kvs, [kv("b", "1", 3, 3, 1, 0)]);
-    assert_eq!(sm.range(at(8, rr("a", ONE))).await.kvs, []);
-    let r = sm.range(at(4, pb::RangeRequest { limit: 1, ..rr("", FROM_KEY) })).await;
-    assert_eq!((r.kvs.iter().map(show_kv).collect::<Vec<_>>(), r.more, r.count), (vec!["a=2".to_string()], true, 2));
-    let r = sm.range(at(3, pb::RangeRequest { count_only: true, ..rr("", FROM_KEY) })).await;
+    let at = |rev, req: pb::RangeRequest| pb::RangeRequest {
+        revision: rev,
+        ..req
+    };
+    assert_eq!(
+        sm.range(at(4, rr("a", ONE))).await.kvs,
+        [kv("a", "2", 2, 4, 2, 0)]
+    );
+    assert_eq!(
+        sm.range(at(3, rr("b", ONE))).await.kvs,
+        [kv("b", "1", 3, 3, 1, 0)]
+    );
+    assert_eq!(
+        sm.range(at(8, rr("a", ONE))).await.kvs,
+        Vec::<pb::KeyValue>::new()
+    );
+    let r = sm
+        .range(at(
+            4,
+            pb::RangeRequest {
+                limit: 1,
+                ..rr("", FROM_KEY)
+            },
+        ))
+        .await;
+    assert_eq!(
+        (
+            r.kvs.iter().map(show_kv).collect::<Vec<_>>(),
+            r.more,
+            r.count
+        ),
+        (vec!["a=2".to_string()], true, 2)
+    );
+    let r = sm
+        .range(at(
+            3,
+            pb::RangeRequest {
+                count_only: true,
+                ..rr("", FROM_KEY)
+            },
+        ))
+        .await;
     assert_eq!((r.kvs.len(), r.count), (0, 2));
 
-    assert_eq!(sm.range_err(at(10, rr("a", ONE))).await, ApplyError::FutureRevision { requested: 10, current: 9 });
+    assert_eq!(
+        sm.range_err(at(10, rr("a", ONE))).await,
+        ApplyError::FutureRevision {
+            requested: 10,
+            current: 9
+        }
+    );
 }
 
 // ================================================================================================
@@ -610,22 +831,46 @@ async fn range_at_a_past_revision_sees_the_old_store() {
 #[tokio::test]
 async fn put_and_delete_return_prev_kv_only_when_asked() {
     let mut sm = Sm::fresh().await;
-    let put_prev = |k: &str, v: &str| Command::Put(pb::PutRequest { prev_kv: true, ..put_req(k, v, 0) });
+    let put_prev = |k: &str, v: &str| {
+        Command::Put(pb::PutRequest {
+            prev_kv: true,
+            ..put_req(k, v, 0)
+        })
+    };
 
-    assert_eq!(sm.ok(put_prev("a", "1")).await, Reply::Put(pb::PutResponse { header: Some(pb::ResponseHeader { revision: 2, ..Default::default() }), prev_kv: None }));
-    let Reply::Put(r) = sm.ok(put_prev("a", "2")).await else { panic!("not a put reply") };
+    assert_eq!(
+        sm.ok(put_prev("a", "1")).await,
+        Reply::Put(pb::PutResponse {
+            header: header(2),
+            prev_kv: None
+        })
+    );
+    let Reply::Put(r) = sm.ok(put_prev("a", "2")).await else {
+        panic!("not a put reply")
+    };
     assert_eq!(r.prev_kv, Some(kv("a", "1", 2, 2, 1, 0)));
     assert_eq!(sm.put("a", "3").await.prev_kv, None); // 4
     sm.put("b", "1").await; // 5
 
-    let r = sm.delete(Command::Delete(pb::DeleteRangeRequest { prev_kv: true, ..del_req("", FROM_KEY) })).await;
+    let r = sm
+        .delete(Command::Delete(pb::DeleteRangeRequest {
+            prev_kv: true,
+            ..del_req("", FROM_KEY)
+        }))
+        .await;
     assert_eq!(r.deleted, 2);
-    assert_eq!(r.prev_kvs, [kv("a", "3", 2, 4, 3, 0), kv("b", "1", 5, 5, 1, 0)]);
+    assert_eq!(
+        r.prev_kvs,
+        [kv("a", "3", 2, 4, 3, 0), kv("b", "1", 5, 5, 1, 0)]
+    );
     assert_eq!(header_rev(&r.header), 6);
 
     sm.put("c", "1").await; // 7
     let r = sm.delete(del("c", ONE)).await;
-    assert_eq!((r.deleted, r.prev_kvs.len(), header_rev(&r.header)), (1, 0, 8));
+    assert_eq!(
+        (r.deleted, r.prev_kvs.len(), header_rev(&r.header)),
+        (1, 0, 8)
+    );
 }
 
 // ================================================================================================
@@ -634,58 +879,79 @@ async fn put_and_delete_return_prev_kv_only_when_asked() {
 
 #[tokio::test]
 async fn txn_compares_every_target_with_every_result() {
-    use CompareResult::{Equal as Eq, Greater as Gt, Less as Lt, NotEqual as Ne};
+    use CompareResult::{Equal, Greater, Less, NotEqual};
     let mut sm = Sm::fresh().await;
     sm.ok(grant(7, 10)).await;
     sm.put("k", "m").await; // 2
     sm.ok(put_lease("k", "m", 7)).await; // 3: create 2, mod 3, version 2, lease 7
-    let mismatched = pb::Compare { target_union: Some(TargetUnion::Value(b("2"))), ..cmp("k", Eq, T::Version(2)) };
+    let mismatched = pb::Compare {
+        target_union: Some(TargetUnion::Value(b("2"))),
+        ..cmp("k", Equal, T::Version(2))
+    };
 
     let cases: Vec<(Vec<pb::Compare>, bool)> = [
-        ("k", Eq, T::Version(2), true),
-        ("k", Eq, T::Version(1), false),
-        ("k", Ne, T::Version(1), true),
-        ("k", Ne, T::Version(2), false),
-        ("k", Gt, T::Version(1), true),
-        ("k", Gt, T::Version(2), false),
-        ("k", Lt, T::Version(3), true),
-        ("k", Lt, T::Version(2), false),
-        ("k", Eq, T::Create(2), true),
-        ("k", Ne, T::Create(3), true),
-        ("k", Gt, T::Create(1), true),
-        ("k", Lt, T::Create(2), false),
-        ("k", Eq, T::Mod(3), true),
-        ("k", Eq, T::Mod(2), false),
-        ("k", Lt, T::Mod(4), true),
-        ("k", Gt, T::Mod(3), false),
-        ("k", Eq, T::Value("m"), true),
-        ("k", Eq, T::Value("n"), false),
-        ("k", Ne, T::Value("n"), true),
-        ("k", Ne, T::Value("m"), false),
-        ("k", Gt, T::Value("l"), true),
-        ("k", Gt, T::Value("m"), false),
-        ("k", Lt, T::Value("ma"), true),
-        ("k", Lt, T::Value("l"), false),
-        ("k", Eq, T::Lease(7), true),
-        ("k", Eq, T::Lease(0), false),
-        ("k", Ne, T::Lease(0), true),
-        ("k", Gt, T::Lease(6), true),
+        ("k", Equal, T::Version(2), true),
+        ("k", Equal, T::Version(1), false),
+        ("k", NotEqual, T::Version(1), true),
+        ("k", NotEqual, T::Version(2), false),
+        ("k", Greater, T::Version(1), true),
+        ("k", Greater, T::Version(2), false),
+        ("k", Less, T::Version(3), true),
+        ("k", Less, T::Version(2), false),
+        ("k", Equal, T::Create(2), true),
+        ("k", NotEqual, T::Create(3), true),
+        ("k", Greater, T::Create(1), true),
+        ("k", Less, T::Create(2), false),
+        ("k", Equal, T::Mod(3), true),
+        ("k", Equal, T::Mod(2), false),
+        ("k", Less, T::Mod(4), true),
+        ("k", Greater, T::Mod(3), false),
+        ("k", Equal, T::Value("m"), true),
+        ("k", Equal, T::Value("n"), false),
+        ("k", NotEqual, T::Value("n"), true),
+        ("k", NotEqual, T::Value("m"), false),
+        ("k", Greater, T::Value("l"), true),
+        ("k", Greater, T::Value("m"), false),
+        ("k", Less, T::Value("ma"), true),
+        ("k", Less, T::Value("l"), false),
+        ("k", Equal, T::Lease(7), true),
+        ("k", Equal, T::Lease(0), false),
+        ("k", NotEqual, T::Lease(0), true),
+        ("k", Greater, T::Lease(6), true),
         // A missing key has version, revisions and lease 0, and no value at all.
-        ("none", Eq, T::Version(0), true),
-        ("none", Gt, T::Version(0), false),
-        ("none", Eq, T::Create(0), true),
-        ("none", Eq, T::Mod(0), true),
-        ("none", Eq, T::Lease(0), true),
-        ("none", Eq, T::Value(""), false),
-        ("none", Ne, T::Value("x"), false),
+        ("none", Equal, T::Version(0), true),
+        ("none", Greater, T::Version(0), false),
+        ("none", Equal, T::Create(0), true),
+        ("none", Equal, T::Mod(0), true),
+        ("none", Equal, T::Lease(0), true),
+        ("none", Equal, T::Value(""), false),
+        ("none", NotEqual, T::Value("x"), false),
     ]
     .into_iter()
     .map(|(key, result, target, holds)| (vec![cmp(key, result, target)], holds))
     .chain([
         (vec![], true),
-        (vec![cmp("k", Eq, T::Version(2)), cmp("k", Eq, T::Value("m"))], true),
-        (vec![cmp("k", Eq, T::Version(2)), cmp("k", Eq, T::Value("x"))], false),
-        (vec![cmp("k", Eq, T::Value("x")), cmp("k", Eq, T::Version(2))], false),
+        (
+            vec![
+                cmp("k", Equal, T::Version(2)),
+                cmp("k", Equal, T::Value("m")),
+            ],
+            true,
+        ),
+        (
+            vec![
+                cmp("k", Equal, T::Version(2)),
+                cmp("k", Equal, T::Value("x")),
+            ],
+            false,
+        ),
+        (
+            vec![
+                cmp("k", Equal, T::Value("x")),
+                cmp("k", Equal, T::Version(2)),
+            ],
+            false,
+        ),
         (vec![mismatched], false),
     ])
     .collect();
@@ -697,7 +963,10 @@ async fn txn_compares_every_target_with_every_result() {
             wrong.push(compare);
         }
     }
-    assert!(wrong.is_empty(), "these comparisons came out wrong: {wrong:#?}");
+    assert!(
+        wrong.is_empty(),
+        "these comparisons came out wrong: {wrong:#?}"
+    );
     assert_eq!(sm.rev().await, 3, "comparing changes nothing");
 }
 
@@ -726,7 +995,11 @@ async fn txn_runs_the_success_or_the_failure_branch() {
     assert_eq!(response_kinds(&t), ["put", "range"]);
     assert_eq!(txn_ranges(&t), [["k=2"]]);
     assert_eq!(sm.pairs("", FROM_KEY).await, ["f=1", "k=2", "s=1"]);
-    assert_eq!(sm.get("s").await, Some(kv("s", "1", 3, 3, 1, 0)), "the success branch did not run again");
+    assert_eq!(
+        sm.get("s").await,
+        Some(kv("s", "1", 3, 3, 1, 0)),
+        "the success branch did not run again"
+    );
 }
 
 #[tokio::test]
@@ -736,17 +1009,32 @@ async fn txn_range_sees_the_txns_earlier_writes() {
     let t = sm
         .txn(txn(
             vec![],
-            vec![op_put("a", "1"), op_put("b", "2"), op_range(rr("", FROM_KEY)), op_del("a", ONE), op_range(rr("", FROM_KEY))],
+            vec![
+                op_put("a", "1"),
+                op_put("b", "2"),
+                op_range(rr("", FROM_KEY)),
+                op_del("a", ONE),
+                op_range(rr("", FROM_KEY)),
+            ],
             vec![],
         ))
         .await;
     assert_eq!(txn_ranges(&t), [vec!["a=1", "b=2"], vec!["b=2"]]);
-    let Some(response_op::Response::Range(first)) = &t.responses[2].response else { panic!("not a range") };
-    assert_eq!(first.kvs, [kv("a", "1", 2, 3, 2, 0), kv("b", "2", 3, 3, 1, 0)]);
+    let Some(response_op::Response::Range(first)) = &t.responses[2].response else {
+        panic!("not a range")
+    };
+    assert_eq!(
+        first.kvs,
+        [kv("a", "1", 2, 3, 2, 0), kv("b", "2", 3, 3, 1, 0)]
+    );
     assert_eq!(sm.rev().await, 3);
-    assert_eq!(sm.events(3, "", FROM_KEY).await, ["3 put a=1 (was a=0)", "3 put b=2", "3 del a (was a=1)"]);
+    assert_eq!(
+        sm.events(3, "", FROM_KEY).await,
+        ["3 put a=1 (was a=0)", "3 put b=2", "3 del a (was a=1)"]
+    );
 }
 
+/// As in etcd, a Range inside a txn honours its `revision` like a plain range does.
 #[tokio::test]
 async fn of_several_create_if_absent_txns_exactly_one_wins() {
     let mut sm = Sm::fresh().await;
@@ -765,7 +1053,9 @@ async fn of_several_create_if_absent_txns_exactly_one_wins() {
     let mut winners = Vec::new();
     for (i, r) in out.iter().enumerate() {
         assert_eq!(r.revision, 2);
-        let Ok(Reply::Txn(t)) = &r.result else { panic!("claim {i} replied {r:?}") };
+        let Ok(Reply::Txn(t)) = &r.result else {
+            panic!("claim {i} replied {r:?}")
+        };
         if t.succeeded {
             winners.push(i);
         } else {
@@ -784,13 +1074,24 @@ async fn of_several_create_if_absent_txns_exactly_one_wins() {
 async fn put_with_an_unknown_lease_is_rejected_and_changes_nothing() {
     let mut sm = Sm::fresh().await;
     sm.put("a", "1").await; // 2
-    assert_eq!(sm.rejected(put_lease("b", "1", 99)).await, ApplyError::LeaseNotFound(99));
-    assert_eq!(sm.rejected(put_lease("a", "2", 99)).await, ApplyError::LeaseNotFound(99));
+    assert_eq!(
+        sm.rejected(put_lease("b", "1", 99)).await,
+        ApplyError::LeaseNotFound(99)
+    );
+    assert_eq!(
+        sm.rejected(put_lease("a", "2", 99)).await,
+        ApplyError::LeaseNotFound(99)
+    );
     assert_eq!(sm.get("a").await, Some(kv("a", "1", 2, 2, 1, 0)));
 
     // Within one batch of entries, the rejected one leaves its neighbours alone.
-    let out = sm.apply_all(vec![put("c", "1"), put_lease("d", "1", 99), put("e", "1")]).await;
-    assert_eq!(out.iter().map(|r| r.revision).collect::<Vec<_>>(), [3, 3, 4]);
+    let out = sm
+        .apply_all(vec![put("c", "1"), put_lease("d", "1", 99), put("e", "1")])
+        .await;
+    assert_eq!(
+        out.iter().map(|r| r.revision).collect::<Vec<_>>(),
+        [3, 3, 4]
+    );
     assert_eq!(out[1].result, Err(ApplyError::LeaseNotFound(99)));
     assert_eq!(sm.keys("", FROM_KEY).await, ["a", "c", "e"]);
 }
@@ -799,11 +1100,23 @@ async fn put_with_an_unknown_lease_is_rejected_and_changes_nothing() {
 async fn txn_whose_chosen_branch_names_an_unknown_lease_changes_nothing() {
     let mut sm = Sm::fresh().await;
     sm.put("a", "1").await; // 2
-    let bad = || vec![op_put("x", "1"), op_del("a", ONE), op_put_lease("y", "1", 99)];
+    let bad = || {
+        vec![
+            op_put("x", "1"),
+            op_del("a", ONE),
+            op_put_lease("y", "1", 99),
+        ]
+    };
 
-    assert_eq!(sm.rejected(txn(vec![], bad(), vec![])).await, ApplyError::LeaseNotFound(99));
+    assert_eq!(
+        sm.rejected(txn(vec![], bad(), vec![])).await,
+        ApplyError::LeaseNotFound(99)
+    );
     let fails = vec![cmp("a", CompareResult::Equal, T::Value("nope"))];
-    assert_eq!(sm.rejected(txn(fails, vec![], bad())).await, ApplyError::LeaseNotFound(99));
+    assert_eq!(
+        sm.rejected(txn(fails, vec![], bad())).await,
+        ApplyError::LeaseNotFound(99)
+    );
 
     // The branch not taken may name any lease.
     let t = sm.txn(txn(vec![], vec![op_put("x", "1")], bad())).await;
@@ -818,7 +1131,10 @@ async fn revoking_a_lease_deletes_its_keys_in_one_revision() {
     sm.ok(grant(10, 30)).await;
     sm.ok(grant(11, 60)).await;
     assert_eq!(sm.rev().await, 1, "granting changes no key");
-    assert_eq!(sm.store.kv.leases().await, BTreeMap::from([(10, 30), (11, 60)]));
+    assert_eq!(
+        sm.store.kv.leases().await,
+        BTreeMap::from([(10, 30), (11, 60)])
+    );
 
     sm.ok(put_lease("a", "1", 10)).await; // 2
     sm.ok(put_lease("b", "1", 10)).await; // 3
@@ -829,14 +1145,26 @@ async fn revoking_a_lease_deletes_its_keys_in_one_revision() {
     sm.put("e", "1").await; // 8
     assert_eq!(sm.get("c").await, Some(kv("c", "2", 4, 5, 2, 0)));
     assert_eq!(sm.get("d").await, Some(kv("d", "2", 6, 7, 2, 11)));
-    assert_eq!(sm.store.kv.lease(10).await.unwrap(), Some((30, vec![b("a"), b("b")])));
-    assert_eq!(sm.store.kv.lease(11).await.unwrap(), Some((60, vec![b("d")])));
+    assert_eq!(
+        sm.store.kv.lease(10).await.unwrap(),
+        Some((30, vec![b("a"), b("b")]))
+    );
+    assert_eq!(
+        sm.store.kv.lease(11).await.unwrap(),
+        Some((60, vec![b("d")]))
+    );
 
     let r = sm.ok(revoke(10)).await;
-    assert_eq!(r, Reply::LeaseRevoke(pb::LeaseRevokeResponse { header: Some(pb::ResponseHeader { revision: 9, ..Default::default() }) }));
+    assert_eq!(
+        r,
+        Reply::LeaseRevoke(pb::LeaseRevokeResponse { header: header(9) })
+    );
     assert_eq!(sm.rev().await, 9);
     assert_eq!(sm.pairs("", FROM_KEY).await, ["c=2", "d=2 lease=11", "e=1"]);
-    assert_eq!(sm.events(9, "", FROM_KEY).await, ["9 del a (was a=1 lease=10)", "9 del b (was b=1 lease=10)"]);
+    assert_eq!(
+        sm.events(9, "", FROM_KEY).await,
+        ["9 del a (was a=1 lease=10)", "9 del b (was b=1 lease=10)"]
+    );
     assert_eq!(sm.store.kv.leases().await, BTreeMap::from([(11, 60)]));
     assert_eq!(sm.store.kv.lease(10).await.unwrap(), None);
 
@@ -844,7 +1172,11 @@ async fn revoking_a_lease_deletes_its_keys_in_one_revision() {
     sm.delete(del("d", ONE)).await; // 10
     assert_eq!(sm.store.kv.lease(11).await.unwrap(), Some((60, vec![])));
     sm.ok(revoke(11)).await;
-    assert_eq!(sm.rev().await, 10, "revoking a lease without keys changes no key");
+    assert_eq!(
+        sm.rev().await,
+        10,
+        "revoking a lease without keys changes no key"
+    );
     assert_eq!(sm.rejected(revoke(10)).await, ApplyError::LeaseNotFound(10));
 }
 
@@ -854,7 +1186,10 @@ async fn granting_an_existing_lease_or_revoking_an_unknown_one_is_rejected() {
     sm.ok(grant(5, 10)).await;
     sm.ok(put_lease("a", "1", 5)).await;
     assert_eq!(sm.rejected(grant(5, 99)).await, ApplyError::LeaseExists(5));
-    assert_eq!(sm.store.kv.lease(5).await.unwrap(), Some((10, vec![b("a")])));
+    assert_eq!(
+        sm.store.kv.lease(5).await.unwrap(),
+        Some((10, vec![b("a")]))
+    );
     assert_eq!(sm.rejected(revoke(6)).await, ApplyError::LeaseNotFound(6));
     assert_eq!(sm.store.kv.lease(6).await.unwrap(), None);
 }
@@ -873,26 +1208,80 @@ async fn compaction_drops_the_history_before_its_revision() {
     sm.put("c", "1").await; // 6
 
     let r = sm.ok(compact(4)).await;
-    assert_eq!(r, Reply::Compact(pb::CompactionResponse { header: Some(pb::ResponseHeader { revision: 6, ..Default::default() }) }));
-    assert_eq!((sm.rev().await, sm.store.kv.applied().await.compacted), (6, 4));
+    assert_eq!(
+        r,
+        Reply::Compact(pb::CompactionResponse { header: header(6) })
+    );
+    assert_eq!(
+        (sm.rev().await, sm.store.kv.applied().await.compacted),
+        (6, 4)
+    );
 
-    let at = |rev| pb::RangeRequest { revision: rev, ..rr("", FROM_KEY) };
-    assert_eq!(sm.range_err(at(3)).await, ApplyError::Compacted { requested: 3, compacted: 4 });
-    assert_eq!(sm.range_err(at(1)).await, ApplyError::Compacted { requested: 1, compacted: 4 });
+    let at = |rev| pb::RangeRequest {
+        revision: rev,
+        ..rr("", FROM_KEY)
+    };
+    assert_eq!(
+        sm.range_err(at(3)).await,
+        ApplyError::Compacted {
+            requested: 3,
+            compacted: 4
+        }
+    );
+    assert_eq!(
+        sm.range_err(at(1)).await,
+        ApplyError::Compacted {
+            requested: 1,
+            compacted: 4
+        }
+    );
     assert_eq!(sm.pairs_at("", FROM_KEY, 4).await, ["a=2", "b=1"]);
     assert_eq!(sm.pairs_at("", FROM_KEY, 5).await, ["a=2"]);
     assert_eq!(sm.pairs("", FROM_KEY).await, ["a=2", "c=1"]);
 
-    assert_eq!(sm.events_err(4).await, ApplyError::Compacted { requested: 4, compacted: 4 });
-    assert_eq!(sm.events_err(2).await, ApplyError::Compacted { requested: 2, compacted: 4 });
-    assert_eq!(sm.events(5, "", FROM_KEY).await, ["5 del b (was b=1)", "6 put c=1"]);
+    assert_eq!(
+        sm.events_err(4).await,
+        ApplyError::Compacted {
+            requested: 4,
+            compacted: 4
+        }
+    );
+    assert_eq!(
+        sm.events_err(2).await,
+        ApplyError::Compacted {
+            requested: 2,
+            compacted: 4
+        }
+    );
+    assert_eq!(
+        sm.events(5, "", FROM_KEY).await,
+        ["5 del b (was b=1)", "6 put c=1"]
+    );
 
-    assert_eq!(sm.rejected(compact(4)).await, ApplyError::Compacted { requested: 4, compacted: 4 });
-    assert_eq!(sm.rejected(compact(3)).await, ApplyError::Compacted { requested: 3, compacted: 4 });
+    assert_eq!(
+        sm.rejected(compact(4)).await,
+        ApplyError::Compacted {
+            requested: 4,
+            compacted: 4
+        }
+    );
+    assert_eq!(
+        sm.rejected(compact(3)).await,
+        ApplyError::Compacted {
+            requested: 3,
+            compacted: 4
+        }
+    );
 
     // Compacting up to the current revision is allowed and keeps the present readable.
     sm.ok(compact(6)).await;
-    assert_eq!(sm.events_err(6).await, ApplyError::Compacted { requested: 6, compacted: 6 });
+    assert_eq!(
+        sm.events_err(6).await,
+        ApplyError::Compacted {
+            requested: 6,
+            compacted: 6
+        }
+    );
     assert_eq!(sm.events(7, "", FROM_KEY).await, Vec::<String>::new());
     assert_eq!(sm.pairs_at("", FROM_KEY, 6).await, ["a=2", "c=1"]);
     sm.put("d", "1").await; // 7
@@ -904,7 +1293,13 @@ async fn compaction_drops_the_history_before_its_revision() {
 async fn compacting_a_future_revision_is_rejected() {
     let mut sm = Sm::fresh().await;
     sm.put("a", "1").await; // 2
-    assert_eq!(sm.rejected(compact(3)).await, ApplyError::FutureRevision { requested: 3, current: 2 });
+    assert_eq!(
+        sm.rejected(compact(3)).await,
+        ApplyError::FutureRevision {
+            requested: 3,
+            current: 2
+        }
+    );
     assert_eq!(sm.store.kv.applied().await.compacted, 0);
     assert_eq!(sm.events(2, "", FROM_KEY).await, ["2 put a=1"]);
 }
@@ -917,7 +1312,12 @@ async fn compacting_a_future_revision_is_rejected() {
 async fn events_since_returns_each_change_once_in_order() {
     let mut sm = Sm::fresh().await;
     sm.put("a", "1").await; // 2
-    sm.txn(txn(vec![], vec![op_put("b", "1"), op_put("a", "2")], vec![])).await; // 3
+    sm.txn(txn(
+        vec![],
+        vec![op_put("b", "1"), op_put("a", "2")],
+        vec![],
+    ))
+    .await; // 3
     sm.ok(grant(1, 10)).await;
     sm.delete(del("a", ONE)).await; // 4
     sm.ok(put_lease("c/x", "1", 1)).await; // 5
@@ -938,11 +1338,20 @@ async fn events_since_returns_each_change_once_in_order() {
     assert_eq!(sm.events(7, "", FROM_KEY).await, Vec::<String>::new());
     assert_eq!(sm.events(1, "a", ONE).await, [all[0], all[2], all[3]]);
     assert_eq!(sm.events(1, "c/", &prefix("c/")).await, [all[4], all[6]]);
-    assert_eq!(sm.events(1, "b", FROM_KEY).await, [all[1], all[4], all[5], all[6]]);
+    assert_eq!(
+        sm.events(1, "b", FROM_KEY).await,
+        [all[1], all[4], all[5], all[6]]
+    );
 
     let (batches, to) = sm.store.kv.events_since(1, b"", b"\0").await.unwrap();
     assert_eq!(to, 6);
-    assert_eq!(batches.iter().map(|(rev, evs)| (*rev, evs.len())).collect::<Vec<_>>(), [(2, 1), (3, 2), (4, 1), (5, 1), (6, 2)]);
+    assert_eq!(
+        batches
+            .iter()
+            .map(|(rev, evs)| (*rev, evs.len()))
+            .collect::<Vec<_>>(),
+        [(2, 1), (3, 2), (4, 1), (5, 1), (6, 2)]
+    );
 }
 
 #[tokio::test]
@@ -952,7 +1361,12 @@ async fn subscribers_hear_each_change_after_it_is_applied() {
     sm.put("a", "1").await; // 2
     sm.ok(grant(1, 10)).await;
     sm.rejected(put_lease("x", "1", 99)).await;
-    sm.txn(txn(vec![], vec![op_put("b", "1"), op_put("c", "1")], vec![])).await; // 3
+    sm.txn(txn(
+        vec![],
+        vec![op_put("b", "1"), op_put("c", "1")],
+        vec![],
+    ))
+    .await; // 3
     sm.delete(del("nothing", ONE)).await;
     sm.apply_entries(vec![EntryPayload::Blank]).await;
 
@@ -966,7 +1380,10 @@ async fn subscribers_hear_each_change_after_it_is_applied() {
             other => panic!("expected the events of revision {rev}, got {other:?}"),
         }
     }
-    assert!(matches!(rx.try_recv(), Err(TryRecvError::Empty)), "nothing else was announced");
+    assert!(
+        matches!(rx.try_recv(), Err(TryRecvError::Empty)),
+        "nothing else was announced"
+    );
 }
 
 // ================================================================================================
@@ -987,19 +1404,27 @@ fn reopening_keeps_keys_revision_leases_and_applied_log_id() {
         assert_eq!(sm.state().await, before);
         // And it carries on where it stopped.
         assert_eq!(sm.next, before.applied.unwrap().index + 1);
-        assert_eq!(header_rev(&sm.put("z", "1").await.header), before.revision + 1);
+        assert_eq!(
+            header_rev(&sm.put("z", "1").await.header),
+            before.revision + 1
+        );
         assert_eq!(sm.get("job/1").await, Some(kv("job/1", "x", 3, 3, 1, 1)));
     });
 }
 
 /// Names the data directory for [`crash_child`].
 const CRASH_DIR: &str = "FOREST_STATE_TEST_CRASH_DIR";
+/// The exit code of [`crash_child`] once it got to the end.
+const CRASH_EXIT: i32 = 42;
 
-/// Applies twenty puts, making the first ten durable, then dies without any cleanup.
+/// Applies twenty puts, making the first ten durable, then exits at once: no destructor runs,
+/// so nothing is flushed on the way out, as in a crash.
 #[test]
 #[ignore = "run as a child process by a_crash_leaves_a_consistent_prefix_of_the_applied_entries"]
 fn crash_child() {
-    let Some(dir) = std::env::var_os(CRASH_DIR) else { return };
+    let Some(dir) = std::env::var_os(CRASH_DIR) else {
+        return;
+    };
     in_runtime(async {
         let mut sm = Sm::open(Path::new(&dir)).await;
         for i in 0..10 {
@@ -1010,7 +1435,7 @@ fn crash_child() {
         for i in 10..20 {
             sm.put(&format!("k{i:02}"), "1").await;
         }
-        std::process::abort();
+        std::process::exit(CRASH_EXIT);
     });
 }
 
@@ -1018,14 +1443,30 @@ fn crash_child() {
 fn a_crash_leaves_a_consistent_prefix_of_the_applied_entries() {
     let dir = tempfile::tempdir().unwrap();
     let out = std::process::Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "crash_child", "--ignored", "--nocapture", "--test-threads=1"])
+        .args([
+            "--exact",
+            "crash_child",
+            "--ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ])
         .env(CRASH_DIR, dir.path())
         .output()
         .unwrap();
-    assert!(!out.status.success(), "the child aborts: {}", String::from_utf8_lossy(&out.stdout));
+    assert_eq!(
+        out.status.code(),
+        Some(CRASH_EXIT),
+        "the child got to its end: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     in_runtime(async {
         let sm = Sm::open(dir.path()).await;
-        let applied = sm.applied().await.expect("the flushed entries survive").index;
+        let applied = sm
+            .applied()
+            .await
+            .expect("the flushed entries survive")
+            .index;
         assert!((10..=20).contains(&applied), "applied index {applied}");
         // Entry i put k{i-1} at revision i + 1: what survived is exactly the first `applied`.
         assert_eq!(sm.rev().await, applied as i64 + 1);
@@ -1040,36 +1481,80 @@ fn a_crash_leaves_a_consistent_prefix_of_the_applied_entries() {
 
 #[tokio::test]
 async fn snapshot_round_trip_into_another_store() {
-    let mut a = Sm::fresh().await;
-    build_history(&mut a).await;
-    let snap = a.store.state_machine.get_snapshot_builder().await.build_snapshot().await.unwrap();
-    assert_eq!(snap.meta.last_log_id, a.applied().await);
+    let mut src = Sm::fresh().await;
+    build_history(&mut src).await;
+    let snap = src
+        .store
+        .state_machine
+        .get_snapshot_builder()
+        .await
+        .build_snapshot()
+        .await
+        .unwrap();
+    assert_eq!(snap.meta.last_log_id, src.applied().await);
     let data = snap.snapshot.get_ref().clone();
 
     // The receiver has state of its own, which the snapshot replaces entirely.
-    let mut b = Sm::fresh().await;
-    b.ok(grant(99, 5)).await;
-    b.ok(put_lease("stale", "1", 99)).await;
-    let mut rx = b.store.kv.subscribe();
-    b.store.state_machine.install_snapshot(&snap.meta, snap.snapshot).await.unwrap();
-    assert!(matches!(rx.try_recv(), Ok(Notice::Reset)), "watchers are told to re-read");
-    b.next = a.next;
+    let mut dst = Sm::fresh().await;
+    dst.ok(grant(99, 5)).await;
+    dst.ok(put_lease("stale", "1", 99)).await;
+    let mut rx = dst.store.kv.subscribe();
+    dst.store
+        .state_machine
+        .install_snapshot(&snap.meta, snap.snapshot)
+        .await
+        .unwrap();
+    assert!(
+        matches!(rx.try_recv(), Ok(Notice::Reset)),
+        "watchers are told to re-read"
+    );
+    dst.next = src.next;
 
-    let state = a.state().await;
-    assert_eq!(b.state().await, state);
-    assert_eq!(state.leases, BTreeMap::from([(1, (30, vec![b("job/1")])), (2, (60, vec![b("job/2")]))]));
-    assert_eq!(b.events(4, "", FROM_KEY).await, ["4 put job/2=y lease=2", "5 put a=2 (was a=1)", "5 put b=1", "6 del b (was b=1)", "7 put c=1"]);
-    assert_eq!(b.events_err(3).await, ApplyError::Compacted { requested: 3, compacted: 3 });
+    let state = src.state().await;
+    assert_eq!(dst.state().await, state);
+    assert_eq!(
+        state.leases,
+        BTreeMap::from([(1, (30, vec![b("job/1")])), (2, (60, vec![b("job/2")]))])
+    );
+    assert_eq!(
+        dst.events(4, "", FROM_KEY).await,
+        [
+            "4 put job/2=y lease=2",
+            "5 put a=2 (was a=1)",
+            "5 put b=1",
+            "6 del b (was b=1)",
+            "7 put c=1"
+        ]
+    );
+    assert_eq!(
+        dst.events_err(3).await,
+        ApplyError::Compacted {
+            requested: 3,
+            compacted: 3
+        }
+    );
 
-    let current = b.store.state_machine.get_current_snapshot().await.unwrap().expect("the installed snapshot is kept");
-    assert_eq!((current.meta, current.snapshot.into_inner()), (snap.meta, data));
+    let current = dst
+        .store
+        .state_machine
+        .get_current_snapshot()
+        .await
+        .unwrap()
+        .expect("the installed snapshot is kept");
+    assert_eq!(
+        (current.meta, current.snapshot.into_inner()),
+        (snap.meta, data)
+    );
 
     // Both go on alike.
     for cmd in [revoke(1), put("d", "1"), compact(8)] {
-        assert_eq!(b.apply(cmd.clone()).await, a.apply(cmd).await);
+        assert_eq!(dst.apply(cmd.clone()).await, src.apply(cmd).await);
     }
-    assert_eq!(b.state().await, a.state().await);
-    assert_eq!(b.pairs("", FROM_KEY).await, ["a=2", "c=1", "d=1", "job/2=y lease=2"]);
+    assert_eq!(dst.state().await, src.state().await);
+    assert_eq!(
+        dst.pairs("", FROM_KEY).await,
+        ["a=2", "c=1", "d=1", "job/2=y lease=2"]
+    );
 }
 
 // ================================================================================================
@@ -1077,29 +1562,35 @@ async fn snapshot_round_trip_into_another_store() {
 // ================================================================================================
 
 #[tokio::test]
-async fn range_with_end_before_key_reads_nothing() {
-    let mut sm = Sm::fresh().await;
-    sm.put("a", "1").await;
-    sm.put("b", "1").await;
-    assert_eq!(sm.keys("b", "a").await, Vec::<String>::new());
-    assert_eq!(sm.pairs_at("b", "a", 2).await, Vec::<String>::new());
-}
-
-#[tokio::test]
-async fn delete_with_end_before_key_deletes_nothing() {
+async fn range_and_delete_with_end_before_key_touch_nothing() {
     let mut sm = Sm::fresh().await;
     sm.put("a", "1").await;
     sm.put("b", "1").await; // 3
+    assert_eq!(sm.keys("b", "a").await, Vec::<String>::new());
+    assert_eq!(sm.pairs_at("b", "a", 2).await, Vec::<String>::new());
     let r = sm.delete(del("b", "a")).await;
     assert_eq!((r.deleted, header_rev(&r.header)), (0, 3));
-    assert_eq!(sm.keys("", FROM_KEY).await, ["a", "b"]);
+    let t = sm
+        .txn(txn(vec![], vec![op_range(rr("b", "a"))], vec![]))
+        .await;
+    assert_eq!(txn_ranges(&t), [Vec::<String>::new()]);
+    assert_eq!(sm.pairs("", FROM_KEY).await, ["a=1", "b=1"]);
 }
 
+/// The same inside a txn that has already staged a write (so the entry's pending writes are
+/// not empty when the inverted range is scanned).
 #[tokio::test]
-async fn txn_range_with_end_before_key_reads_nothing() {
+async fn txn_with_end_before_key_after_a_write_touches_nothing() {
     let mut sm = Sm::fresh().await;
     sm.put("a", "1").await;
-    sm.put("b", "1").await;
-    let t = sm.txn(txn(vec![], vec![op_range(rr("b", "a"))], vec![])).await;
+    sm.put("b", "1").await; // 3
+    let ops = vec![op_put("c", "1"), op_range(rr("b", "a")), op_del("b", "a")];
+    let t = sm.txn(txn(vec![], ops, vec![])).await;
     assert_eq!(txn_ranges(&t), [Vec::<String>::new()]);
+    let Some(response_op::Response::DeleteRange(d)) = &t.responses[2].response else {
+        panic!("not a delete")
+    };
+    assert_eq!(d.deleted, 0);
+    assert_eq!(sm.rev().await, 4);
+    assert_eq!(sm.pairs("", FROM_KEY).await, ["a=1", "b=1", "c=1"]);
 }

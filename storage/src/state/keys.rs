@@ -64,7 +64,7 @@ pub fn prefix_end(prefix: &[u8]) -> Option<Vec<u8>> {
 }
 
 /// The tree bounds of a user range: `range_end` empty = the single key, `[0]` = every key from
-/// `key` on, otherwise `[key, range_end)`.
+/// `key` on, otherwise `[key, range_end)` (empty when `range_end` is not after `key`).
 pub fn kv_bounds(key: &[u8], range_end: &[u8]) -> (Vec<u8>, Vec<u8>) {
     let start = kv(key);
     let end = match range_end {
@@ -74,7 +74,7 @@ pub fn kv_bounds(key: &[u8], range_end: &[u8]) -> (Vec<u8>, Vec<u8>) {
             e
         }
         [0] => vec![KV + 1],
-        end => kv(end),
+        end => kv(end).max(start.clone()),
     };
     (start, end)
 }

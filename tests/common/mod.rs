@@ -1,0 +1,314 @@
+//! Test harness: real `forest` processes on free 127.0.0.1 ports, reached only through their
+//! public interfaces (the gRPC API and the `forest` CLI).
+#![allow(dead_code)]
+
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use forest::pb::kv::{
+    cluster_client::ClusterClient, kv_client::KvClient, lease_client::LeaseClient,
+    watch_client::WatchClient, Member, PutRequest, RangeRequest, StatusRequest,
+};
+use tonic::transport::Channel;
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_forest");
+
+/// How long a cluster may take to do what a test waits for (elections, catch-up, expiry).
+pub const PATIENCE: Duration = Duration::from_secs(30);
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+/// One `forest serve` process and what it needs to be restarted.
+pub struct Node {
+    pub id: u64,
+    pub grpc: String,
+    pub http: String,
+    pub data_dir: PathBuf,
+    pub log: PathBuf,
+    args: Vec<String>,
+    child: Option<Child>,
+}
+
+impl Node {
+    pub fn endpoint(&self) -> String {
+        self.grpc.clone()
+    }
+
+    pub fn start(&mut self) {
+        assert!(self.child.is_none(), "node {} is already running", self.id);
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log)
+            .expect("a log file");
+        let child = Command::new(BIN)
+            .args(&self.args)
+            .env("FOREST_LOG", "info,openraft=warn")
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("forest serve starts");
+        self.child = Some(child);
+    }
+
+    /// kill -9.
+    pub fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// SIGTERM, then wait for the process to exit; returns whether it exited cleanly.
+    pub fn terminate(&mut self) -> bool {
+        let Some(mut c) = self.child.take() else {
+            return true;
+        };
+        signal(&c, "TERM");
+        let status = c.wait().expect("wait for forest");
+        status.success()
+    }
+
+    pub fn pause(&self) {
+        signal(self.child.as_ref().expect("running"), "STOP");
+    }
+
+    pub fn resume(&self) {
+        signal(self.child.as_ref().expect("running"), "CONT");
+    }
+
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    pub fn is_running(&self) -> bool {
+        self.child.is_some()
+    }
+}
+
+fn signal(c: &Child, sig: &str) {
+    let ok = Command::new("kill")
+        .arg(format!("-{sig}"))
+        .arg(c.id().to_string())
+        .status()
+        .expect("kill runs")
+        .success();
+    assert!(ok, "kill -{sig} failed");
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        if let Some(c) = &self.child {
+            let _ = Command::new("kill")
+                .arg("-CONT")
+                .arg(c.id().to_string())
+                .status();
+        }
+        self.kill();
+    }
+}
+
+/// A cluster of real nodes in a temporary directory.
+pub struct Cluster {
+    pub nodes: Vec<Node>,
+    pub dir: tempfile::TempDir,
+}
+
+impl Cluster {
+    /// Starts `n` nodes with the given extra `serve` flags and waits for a leader.
+    pub async fn start(n: u64, extra: &[&str]) -> Cluster {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let grpc: Vec<String> = (0..n)
+            .map(|_| format!("127.0.0.1:{}", free_port()))
+            .collect();
+        let peers = (1..=n)
+            .map(|id| format!("{id}={}", grpc[id as usize - 1]))
+            .collect::<Vec<_>>()
+            .join(",");
+        let mut nodes = Vec::new();
+        for id in 1..=n {
+            let http = format!("127.0.0.1:{}", free_port());
+            let data_dir = dir.path().join(format!("node{id}"));
+            let mut args: Vec<String> = vec![
+                "serve".into(),
+                "--id".into(),
+                id.to_string(),
+                "--data-dir".into(),
+                data_dir.display().to_string(),
+                "--grpc-addr".into(),
+                grpc[id as usize - 1].clone(),
+                "--http-addr".into(),
+                http.clone(),
+            ];
+            if n > 1 {
+                args.extend(["--peers".into(), peers.clone()]);
+            }
+            args.extend(extra.iter().map(|s| s.to_string()));
+            let mut node = Node {
+                id,
+                grpc: grpc[id as usize - 1].clone(),
+                http,
+                log: dir.path().join(format!("node{id}.log")),
+                data_dir,
+                args,
+                child: None,
+            };
+            node.start();
+            nodes.push(node);
+        }
+        let cluster = Cluster { nodes, dir };
+        cluster.wait_for_leader(&cluster.running()).await;
+        cluster
+    }
+
+    pub fn node(&mut self, id: u64) -> &mut Node {
+        &mut self.nodes[id as usize - 1]
+    }
+
+    pub fn running(&self) -> Vec<u64> {
+        self.nodes
+            .iter()
+            .filter(|n| n.is_running())
+            .map(|n| n.id)
+            .collect()
+    }
+
+    pub fn endpoints(&self) -> String {
+        self.nodes
+            .iter()
+            .map(|n| n.grpc.clone())
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
+    pub fn endpoint(&self, id: u64) -> String {
+        self.nodes[id as usize - 1].grpc.clone()
+    }
+
+    /// Waits until every node in `among` answers and they agree on one leader among them;
+    /// returns it.
+    pub async fn wait_for_leader(&self, among: &[u64]) -> u64 {
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            let mut leaders = Vec::new();
+            for id in among {
+                match member(&self.endpoint(*id)).await {
+                    Some(m) if m.role == "leader" => leaders.push(m.id),
+                    Some(_) => {}
+                    None => leaders.push(0),
+                }
+            }
+            if leaders.len() == 1 && leaders[0] != 0 {
+                let leader = leaders[0];
+                // Every asked node must agree (a follower's view is in Status).
+                if self.agree_on_leader(among, leader).await {
+                    return leader;
+                }
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no single leader among {among:?} within {PATIENCE:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    async fn agree_on_leader(&self, among: &[u64], leader: u64) -> bool {
+        for id in among {
+            let Ok(mut c) = cluster_client(&self.endpoint(*id)).await else {
+                return false;
+            };
+            match c.status(StatusRequest {}).await {
+                Ok(s) if s.get_ref().leader_id == leader => {}
+                _ => return false,
+            }
+        }
+        true
+    }
+}
+
+pub async fn channel(endpoint: &str) -> Result<Channel, tonic::transport::Error> {
+    tonic::transport::Endpoint::from_shared(format!("http://{endpoint}"))?
+        .connect_timeout(Duration::from_secs(1))
+        .timeout(Duration::from_secs(10))
+        .connect()
+        .await
+}
+
+pub async fn kv(endpoint: &str) -> KvClient<Channel> {
+    KvClient::new(channel(endpoint).await.expect("connect"))
+}
+
+pub async fn lease(endpoint: &str) -> LeaseClient<Channel> {
+    LeaseClient::new(channel(endpoint).await.expect("connect"))
+}
+
+pub async fn watch(endpoint: &str) -> WatchClient<Channel> {
+    WatchClient::new(channel(endpoint).await.expect("connect"))
+}
+
+pub async fn cluster_client(
+    endpoint: &str,
+) -> Result<ClusterClient<Channel>, tonic::transport::Error> {
+    Ok(ClusterClient::new(channel(endpoint).await?))
+}
+
+/// This node's own view of itself, or None if it does not answer.
+pub async fn member(endpoint: &str) -> Option<Member> {
+    let mut c = cluster_client(endpoint).await.ok()?;
+    c.member(StatusRequest {})
+        .await
+        .ok()
+        .map(|r| r.into_inner())
+}
+
+pub fn put_req(key: &str, value: &str) -> PutRequest {
+    PutRequest {
+        key: key.into(),
+        value: value.into(),
+        ..Default::default()
+    }
+}
+
+/// A key's value as the node at `endpoint` has applied it (serializable: no leader involved).
+pub async fn local_value(endpoint: &str, key: &str) -> Option<String> {
+    let mut c = KvClient::new(channel(endpoint).await.ok()?);
+    let r = c
+        .range(RangeRequest {
+            key: key.into(),
+            serializable: true,
+            ..Default::default()
+        })
+        .await
+        .ok()?
+        .into_inner();
+    r.kvs
+        .first()
+        .map(|kv| String::from_utf8_lossy(&kv.value).into_owned())
+}
+
+/// Polls `check` until it holds or PATIENCE runs out (for convergence that has no event to
+/// await from outside, such as a follower applying an entry).
+pub async fn eventually<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = Instant::now() + PATIENCE;
+    while !check().await {
+        assert!(Instant::now() < deadline, "not within {PATIENCE:?}: {what}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Runs the `forest` CLI.
+pub fn cli(args: &[&str]) -> Output {
+    Command::new(BIN).args(args).output().expect("forest runs")
+}
