@@ -8,8 +8,9 @@ async fn main() -> std::process::ExitCode {
     let cli = forest::cli::Cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(
-            EnvFilter::try_from_env("FOREST_LOG")
-                .unwrap_or_else(|_| EnvFilter::new("info,openraft=warn")),
+            EnvFilter::try_from_env("FOREST_LOG").unwrap_or_else(|_| {
+                EnvFilter::new("info,openraft=error,openraft::replication=off")
+            }),
         )
         .with_writer(std::io::stderr)
         .init();

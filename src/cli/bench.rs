@@ -23,7 +23,7 @@ use serde::Serialize;
 use tonic::transport::Channel;
 
 use super::client::{channel, status};
-use super::{ClientOptions, Output};
+use super::Output;
 use crate::kv::service::MAX_REQUEST_BYTES;
 use crate::pb::kv::{kv_client::KvClient, PutRequest, RangeRequest};
 
@@ -42,8 +42,17 @@ pub enum BenchCommand {
 
 #[derive(Debug, clap::Args)]
 pub struct KvBench {
-    #[command(flatten)]
-    client: ClientOptions,
+    /// gRPC listeners, HOST:PORT; the connections go round-robin over all of them.
+    #[arg(
+        long,
+        default_value = "127.0.0.1:7070",
+        env = "FOREST_ENDPOINTS",
+        value_delimiter = ','
+    )]
+    endpoints: Vec<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Output::Text)]
+    output: Output,
     /// Which server the endpoints are.
     #[arg(long, value_enum, default_value_t = Target::Forest)]
     target: Target,
@@ -66,6 +75,10 @@ pub struct KvBench {
     /// Skip the read phase.
     #[arg(long)]
     writes_only: bool,
+    /// Read the answering node's copy without confirming it is current (etcd's
+    /// `--consistency s`): measures the read path without the linearizability round.
+    #[arg(long)]
+    serializable: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize)]
@@ -112,14 +125,14 @@ impl Kv {
         }
     }
 
-    /// One request of `phase` on key `n`; Err is a one-line reason.
-    async fn op(&mut self, phase: Phase, n: u64, value: &[u8]) -> Result<(), String> {
+    /// One request of `load`'s phase on key `n`; Err is a one-line reason.
+    async fn op(&mut self, load: &Load, n: u64) -> Result<(), String> {
         let key = format!("/bench/{n}").into_bytes();
-        match phase {
+        match load.phase {
             Phase::Put => {
                 let req = PutRequest {
                     key,
-                    value: value.to_vec(),
+                    value: load.value.clone(),
                     ..Default::default()
                 };
                 let res = match self {
@@ -131,6 +144,7 @@ impl Kv {
             Phase::Range => {
                 let req = RangeRequest {
                     key,
+                    serializable: load.serializable,
                     ..Default::default()
                 };
                 let res = match self {
@@ -161,6 +175,7 @@ struct Load {
     errors: AtomicU64,
     last_error: Mutex<String>,
     value: Vec<u8>,
+    serializable: bool,
     key_space: u64,
     /// Keys to read (read phase): those the write phase wrote.
     keys: Vec<u64>,
@@ -182,7 +197,7 @@ async fn worker(mut kv: Kv, load: Arc<Load>) -> (Histogram<u64>, Vec<u64>) {
     while load.next.fetch_add(1, Ordering::Relaxed) < load.total {
         let n = load.key();
         let start = Instant::now();
-        match kv.op(load.phase, n, &load.value).await {
+        match kv.op(&load, n).await {
             Ok(()) => {
                 hist.saturating_record(start.elapsed().as_micros() as u64);
                 done.push(n);
@@ -261,7 +276,7 @@ async fn run_phase(
 }
 
 async fn bench_kv(opts: KvBench) -> anyhow::Result<()> {
-    let endpoints = &opts.client.endpoints;
+    let endpoints = &opts.endpoints;
     if endpoints.is_empty() || opts.clients == 0 || opts.total == 0 {
         bail!("need at least one endpoint, one client and one request");
     }
@@ -285,6 +300,7 @@ async fn bench_kv(opts: KvBench) -> anyhow::Result<()> {
         errors: AtomicU64::new(0),
         last_error: Mutex::new(String::new()),
         value: vec![b'x'; opts.val_size],
+        serializable: opts.serializable,
         key_space,
         keys,
     };
@@ -298,7 +314,7 @@ async fn bench_kv(opts: KvBench) -> anyhow::Result<()> {
         phases.push(run_phase(read, &kvs, opts.clients).await?.0);
     }
 
-    if opts.client.output == Output::Json {
+    if opts.output == Output::Json {
         let doc = serde_json::json!({
             "target": opts.target,
             "endpoints": endpoints,
@@ -307,6 +323,7 @@ async fn bench_kv(opts: KvBench) -> anyhow::Result<()> {
             "total": opts.total,
             "key_space": key_space,
             "val_size": opts.val_size,
+            "serializable": opts.serializable,
             "phases": phases,
         });
         println!("{doc}");

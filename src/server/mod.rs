@@ -16,6 +16,9 @@ use crate::cluster::{peers, Cluster, ClusterConfig};
 use crate::kv::service::KvService;
 use crate::kv::{Kv, KvConfig};
 
+/// How long a SIGTERM waits for open connections to finish.
+const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(3);
+
 /// `forest serve`'s settings.
 #[derive(Debug, Clone, clap::Args)]
 pub struct ServeOptions {
@@ -168,6 +171,7 @@ pub async fn serve(opts: ServeOptions) -> anyhow::Result<()> {
         async move { cluster.bootstrap(&cfg).await }
     });
     tokio::spawn(presence::run(kv.clone()));
+    tokio::spawn(log_role_changes(cluster.clone()));
     tracing::info!(
         id = cfg.id,
         name = %cfg.name,
@@ -180,11 +184,40 @@ pub async fn serve(opts: ServeOptions) -> anyhow::Result<()> {
     wait_for_signal().await;
     tracing::info!("shutting down");
     let _ = stop.send(true);
-    let _ = grpc_server.await;
-    let _ = http_server.await;
+    // Open streams (watches, workers) would hold a graceful stop forever: they get a grace
+    // period, then the listeners are dropped.
+    if tokio::time::timeout(SHUTDOWN_GRACE, async {
+        let _ = grpc_server.await;
+        let _ = http_server.await;
+    })
+    .await
+    .is_err()
+    {
+        tracing::warn!(grace = ?SHUTDOWN_GRACE, "connections still open after the grace period; closing them");
+    }
     cluster.shutdown().await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// One log line each time this node's role, term or known leader changes.
+async fn log_role_changes(cluster: Cluster) {
+    let mut metrics = cluster.raft().metrics();
+    let mut last = None;
+    loop {
+        let now = {
+            let m = metrics.borrow_and_update();
+            (m.state, m.current_term, m.current_leader)
+        };
+        if last != Some(now) {
+            let (state, term, leader) = now;
+            tracing::info!(node = cluster.id(), ?state, term, ?leader, "raft role");
+            last = Some(now);
+        }
+        if metrics.changed().await.is_err() {
+            return;
+        }
+    }
 }
 
 fn health_routes(cluster: Cluster) -> axum::Router {
