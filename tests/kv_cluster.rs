@@ -76,16 +76,7 @@ async fn killing_the_leader_loses_no_acknowledged_write() {
         acked.insert(k, v);
     }
     for id in &rest {
-        let r = kv(&cluster.endpoint(*id))
-            .await
-            .range(RangeRequest {
-                key: "/t/kill/".into(),
-                range_end: "/t/kill0".into(),
-                ..Default::default()
-            })
-            .await
-            .unwrap()
-            .into_inner();
+        let r = read_prefix(&cluster.endpoint(*id), "/t/kill/").await;
         let got: BTreeMap<String, String> = r
             .kvs
             .iter()

@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, Context};
+use anyhow::bail;
 use clap::{Subcommand, ValueEnum};
 use hdrhistogram::Histogram;
 use serde::Serialize;
@@ -165,6 +165,9 @@ impl Kv {
     }
 }
 
+/// A request not answered by then counts as failed.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// What the workers of one phase share.
 struct Load {
     phase: Phase,
@@ -197,7 +200,8 @@ async fn worker(mut kv: Kv, load: Arc<Load>) -> (Histogram<u64>, Vec<u64>) {
     while load.next.fetch_add(1, Ordering::Relaxed) < load.total {
         let n = load.key();
         let start = Instant::now();
-        match kv.op(&load, n).await {
+        let res = tokio::time::timeout(REQUEST_TIMEOUT, kv.op(&load, n)).await;
+        match res.unwrap_or_else(|_| Err(format!("timed out after {REQUEST_TIMEOUT:?}"))) {
             Ok(()) => {
                 hist.saturating_record(start.elapsed().as_micros() as u64);
                 done.push(n);
@@ -216,6 +220,20 @@ async fn worker(mut kv: Kv, load: Arc<Load>) -> (Histogram<u64>, Vec<u64>) {
 /// Latencies from 1 µs to a minute, to 3 significant digits.
 fn histogram() -> Histogram<u64> {
     Histogram::new_with_bounds(1, 60_000_000, 3).expect("valid bounds")
+}
+
+/// What `--output json` prints (and text shows).
+#[derive(Debug, Serialize)]
+struct Report<'a> {
+    target: Target,
+    endpoints: &'a [String],
+    clients: usize,
+    conns: usize,
+    total: u64,
+    key_space: u64,
+    val_size: usize,
+    serializable: bool,
+    phases: Vec<PhaseReport>,
 }
 
 /// The figures of one phase.
@@ -280,16 +298,13 @@ async fn bench_kv(opts: KvBench) -> anyhow::Result<()> {
     if endpoints.is_empty() || opts.clients == 0 || opts.total == 0 {
         bail!("need at least one endpoint, one client and one request");
     }
-    let conns = opts.conns.unwrap_or(endpoints.len()).max(1);
+    let conns = opts.conns.unwrap_or(endpoints.len()).clamp(1, opts.clients);
     let mut kvs = Vec::with_capacity(conns);
     for i in 0..conns {
-        let ch = tokio::time::timeout(
-            Duration::from_secs(5),
-            channel(&endpoints[i % endpoints.len()]),
-        )
-        .await
-        .context("timed out connecting")??;
-        kvs.push(Kv::new(opts.target, ch));
+        kvs.push(Kv::new(
+            opts.target,
+            channel(&endpoints[i % endpoints.len()]).await?,
+        ));
     }
     let key_space = opts.key_space.unwrap_or(opts.total).max(1);
     let load = |phase, keys| Load {
@@ -314,37 +329,41 @@ async fn bench_kv(opts: KvBench) -> anyhow::Result<()> {
         phases.push(run_phase(read, &kvs, opts.clients).await?.0);
     }
 
+    let r = Report {
+        target: opts.target,
+        endpoints,
+        clients: opts.clients,
+        conns,
+        total: opts.total,
+        key_space,
+        val_size: opts.val_size,
+        serializable: opts.serializable,
+        phases,
+    };
     if opts.output == Output::Json {
-        let doc = serde_json::json!({
-            "target": opts.target,
-            "endpoints": endpoints,
-            "clients": opts.clients,
-            "conns": conns,
-            "total": opts.total,
-            "key_space": key_space,
-            "val_size": opts.val_size,
-            "serializable": opts.serializable,
-            "phases": phases,
-        });
-        println!("{doc}");
+        println!("{}", serde_json::to_string(&r)?);
         return Ok(());
     }
-    let target = opts
-        .target
-        .to_possible_value()
-        .expect("no skipped variants");
+    let target = r.target.to_possible_value().expect("no skipped variants");
     println!("target     {}", target.get_name());
-    println!("endpoints  {}", endpoints.join(","));
-    println!("clients    {} over {conns} connection(s)", opts.clients);
+    println!("endpoints  {}", r.endpoints.join(","));
+    println!("clients    {} over {} connection(s)", r.clients, r.conns);
     println!(
-        "total      {} per phase, key space {key_space}, values {} B",
-        opts.total, opts.val_size
+        "total      {} per phase, key space {}, values {} B{}",
+        r.total,
+        r.key_space,
+        r.val_size,
+        if r.serializable {
+            ", serializable reads"
+        } else {
+            ""
+        }
     );
     println!(
         "{:<6} {:>8} {:>6} {:>9} {:>9} {:>8} {:>8} {:>8} {:>8}",
         "phase", "ops", "errors", "elapsed_s", "ops/s", "p50_ms", "p90_ms", "p99_ms", "max_ms"
     );
-    for p in &phases {
+    for p in &r.phases {
         println!(
             "{:<6} {:>8} {:>6} {:>9.2} {:>9.0} {:>8.2} {:>8.2} {:>8.2} {:>8.2}",
             format!("{:?}", p.phase).to_lowercase(),

@@ -67,14 +67,16 @@ impl Kv {
         })
     }
 
-    fn stamp(&self, header: &mut Option<pb::ResponseHeader>) {
-        let revision = header.as_ref().map_or(0, |h| h.revision);
-        *header = self.header(revision);
-    }
-
-    async fn propose(&self, cmd: Command) -> Result<Reply, KvError> {
+    /// Commits a command and returns its response, its header naming this node and term.
+    async fn propose<T>(&self, cmd: Command) -> Result<T, KvError>
+    where
+        T: TryFrom<Reply, Error = Reply> + Stamped,
+    {
         let Response { result, .. } = self.cluster.write(cmd).await?;
-        Ok(result?)
+        let mut resp = T::try_from(result?).map_err(KvError::unexpected)?;
+        let header = resp.header();
+        *header = self.header(header.as_ref().map_or(0, |h| h.revision));
+        Ok(resp)
     }
 
     pub async fn range(&self, req: pb::RangeRequest) -> Result<pb::RangeResponse, KvError> {
@@ -86,19 +88,13 @@ impl Kv {
             self.cluster.read_barrier().await?;
         }
         let mut resp = self.cluster.state().range(&req).await?;
-        self.stamp(&mut resp.header);
+        resp.header = self.header(resp.header.map_or(0, |h| h.revision));
         Ok(resp)
     }
 
     pub async fn put(&self, req: pb::PutRequest) -> Result<pb::PutResponse, KvError> {
         check_put(&req)?;
-        match self.propose(Command::Put(req)).await? {
-            Reply::Put(mut r) => {
-                self.stamp(&mut r.header);
-                Ok(r)
-            }
-            other => Err(KvError::unexpected(other)),
-        }
+        self.propose(Command::Put(req)).await
     }
 
     pub async fn delete(
@@ -106,37 +102,17 @@ impl Kv {
         req: pb::DeleteRangeRequest,
     ) -> Result<pb::DeleteRangeResponse, KvError> {
         check_key(&req.key)?;
-        match self.propose(Command::Delete(req)).await? {
-            Reply::Delete(mut r) => {
-                self.stamp(&mut r.header);
-                Ok(r)
-            }
-            other => Err(KvError::unexpected(other)),
-        }
+        self.propose(Command::Delete(req)).await
     }
 
     pub async fn txn(&self, req: pb::TxnRequest) -> Result<pb::TxnResponse, KvError> {
         check_txn(&req)?;
-        match self.propose(Command::Txn(req)).await? {
-            Reply::Txn(mut r) => {
-                self.stamp(&mut r.header);
-                Ok(r)
-            }
-            other => Err(KvError::unexpected(other)),
-        }
+        self.propose(Command::Txn(req)).await
     }
 
     pub async fn compact(&self, revision: i64) -> Result<pb::CompactionResponse, KvError> {
-        match self
-            .propose(Command::Compact(pb::CompactionRequest { revision }))
-            .await?
-        {
-            Reply::Compact(mut r) => {
-                self.stamp(&mut r.header);
-                Ok(r)
-            }
-            other => Err(KvError::unexpected(other)),
-        }
+        self.propose(Command::Compact(pb::CompactionRequest { revision }))
+            .await
     }
 
     /// Grants a lease; `id` 0 picks a fresh one.
@@ -154,30 +130,16 @@ impl Kv {
         } else {
             id
         };
-        match self
+        let resp = self
             .propose(Command::LeaseGrant(pb::LeaseGrantRequest { ttl, id }))
-            .await?
-        {
-            Reply::LeaseGrant(mut r) => {
-                self.leases.granted(id, ttl);
-                self.stamp(&mut r.header);
-                Ok(r)
-            }
-            other => Err(KvError::unexpected(other)),
-        }
+            .await?;
+        self.leases.granted(id, ttl);
+        Ok(resp)
     }
 
     pub async fn lease_revoke(&self, id: i64) -> Result<pb::LeaseRevokeResponse, KvError> {
-        match self
-            .propose(Command::LeaseRevoke(pb::LeaseRevokeRequest { id }))
-            .await?
-        {
-            Reply::LeaseRevoke(mut r) => {
-                self.stamp(&mut r.header);
-                Ok(r)
-            }
-            other => Err(KvError::unexpected(other)),
-        }
+        self.propose(Command::LeaseRevoke(pb::LeaseRevokeRequest { id }))
+            .await
     }
 
     /// Renews a lease for its full TTL. Only the leader keeps lease clocks, so a follower
@@ -226,6 +188,30 @@ impl Kv {
         Ok(watch::start(self.clone(), req))
     }
 }
+
+/// A response whose header [`Kv`] fills in.
+trait Stamped {
+    fn header(&mut self) -> &mut Option<pb::ResponseHeader>;
+}
+
+macro_rules! stamped {
+    ($($t:ty),*) => {$(
+        impl Stamped for $t {
+            fn header(&mut self) -> &mut Option<pb::ResponseHeader> {
+                &mut self.header
+            }
+        }
+    )*};
+}
+
+stamped!(
+    pb::PutResponse,
+    pb::DeleteRangeResponse,
+    pb::TxnResponse,
+    pb::CompactionResponse,
+    pb::LeaseGrantResponse,
+    pb::LeaseRevokeResponse
+);
 
 fn check_key(key: &[u8]) -> Result<(), KvError> {
     if key.is_empty() {

@@ -50,6 +50,30 @@ pub enum Reply {
     LeaseRevoke(pb::LeaseRevokeResponse),
 }
 
+/// Unwraps a [`Reply`] into the response of the command that produced it.
+macro_rules! reply_as {
+    ($($variant:ident($t:ty)),* $(,)?) => {$(
+        impl TryFrom<Reply> for $t {
+            type Error = Reply;
+            fn try_from(r: Reply) -> Result<$t, Reply> {
+                match r {
+                    Reply::$variant(x) => Ok(x),
+                    other => Err(other),
+                }
+            }
+        }
+    )*};
+}
+
+reply_as!(
+    Put(pb::PutResponse),
+    Delete(pb::DeleteRangeResponse),
+    Txn(pb::TxnResponse),
+    Compact(pb::CompactionResponse),
+    LeaseGrant(pb::LeaseGrantResponse),
+    LeaseRevoke(pb::LeaseRevokeResponse),
+);
+
 /// The outcome of one entry. A rejected command (unknown lease, compacted revision) changed
 /// nothing; the error is deterministic, so every replica rejects it alike.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -294,6 +294,21 @@ pub async fn local_value(endpoint: &str, key: &str) -> Option<String> {
         .map(|kv| String::from_utf8_lossy(&kv.value).into_owned())
 }
 
+/// Every key under `prefix`, read linearizably through the node at `endpoint`.
+pub async fn read_prefix(endpoint: &str, prefix: &str) -> forest::pb::kv::RangeResponse {
+    let end = forest::kv::prefix_end(prefix.as_bytes()).expect("a prefix with an end");
+    kv(endpoint)
+        .await
+        .range(RangeRequest {
+            key: prefix.into(),
+            range_end: end,
+            ..Default::default()
+        })
+        .await
+        .expect("a linearizable range read")
+        .into_inner()
+}
+
 /// Polls `check` until it holds or PATIENCE runs out (for convergence that has no event to
 /// await from outside, such as a follower applying an entry).
 pub async fn eventually<F, Fut>(what: &str, mut check: F)
