@@ -53,6 +53,8 @@ pub enum ClusterError {
     Unknown(String),
     #[error("cannot open the data directory: {0}")]
     Open(#[from] forest_storage::OpenError),
+    #[error("this node is not the leader")]
+    NotLeader,
     #[error("raft: {0}")]
     Raft(String),
 }
@@ -228,15 +230,26 @@ impl Cluster {
 
     /// Commits a write through Raft, wherever the leader is.
     pub async fn write(&self, cmd: Command) -> Result<Response, ClusterError> {
-        match self.inner.raft.client_write(cmd.clone()).await {
-            Ok(r) => return Ok(r.data),
-            Err(RaftError::APIError(ClientWriteError::ForwardToLeader(_))) => {}
-            Err(e) => return Err(ClusterError::Raft(e.to_string())),
+        match self.write_as_leader(cmd.clone()).await {
+            Err(ClusterError::NotLeader) => {}
+            done => return done,
         }
         match self.ask_leader(&PeerRequest::Write(cmd)).await? {
             PeerReply::Written(r) => Ok(r),
             PeerReply::Failed(e) => Err(ClusterError::Raft(e)),
             other => Err(ClusterError::Raft(format!("unexpected reply {other:?}"))),
+        }
+    }
+
+    /// Commits a write only if this node leads: leader-only duties (firing jobs, expiring
+    /// leases) use it so that a deposed leader's work fails instead of being forwarded.
+    pub async fn write_as_leader(&self, cmd: Command) -> Result<Response, ClusterError> {
+        match self.inner.raft.client_write(cmd).await {
+            Ok(r) => Ok(r.data),
+            Err(RaftError::APIError(ClientWriteError::ForwardToLeader(_))) => {
+                Err(ClusterError::NotLeader)
+            }
+            Err(e) => Err(ClusterError::Raft(e.to_string())),
         }
     }
 

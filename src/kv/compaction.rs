@@ -24,7 +24,7 @@ pub async fn run(cluster: Cluster, retain: i64) {
             continue;
         }
         let cmd = Command::Compact(pb::CompactionRequest { revision: target });
-        match cluster.write(cmd).await {
+        match cluster.write_as_leader(cmd).await {
             Ok(_) => tracing::debug!(revision = target, "compacted"),
             Err(e) => tracing::warn!(error = %e, "compaction failed"),
         }

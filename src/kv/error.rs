@@ -59,7 +59,9 @@ impl From<KvError> for Status {
             KvError::Rejected(ApplyError::Compacted { .. } | ApplyError::FutureRevision { .. }) => {
                 Status::out_of_range(msg)
             }
-            KvError::Cluster(ClusterError::NoLeader(_)) => Status::unavailable(msg),
+            KvError::Cluster(ClusterError::NoLeader(_) | ClusterError::NotLeader) => {
+                Status::unavailable(msg)
+            }
             KvError::Cluster(ClusterError::Unknown(_)) => Status::unknown(msg),
             KvError::Cluster(_) | KvError::Internal(_) => Status::internal(msg),
         }

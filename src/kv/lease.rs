@@ -100,7 +100,7 @@ pub async fn expire_loop(cluster: Cluster, keeper: std::sync::Arc<LeaseKeeper>) 
         for id in expired {
             tracing::info!(lease = id, "lease expired");
             let cmd = forest_storage::Command::LeaseRevoke(pb::LeaseRevokeRequest { id });
-            match cluster.write(cmd).await {
+            match cluster.write_as_leader(cmd).await {
                 Ok(_) => {
                     keeper.clocks().deadline.remove(&id);
                 }
