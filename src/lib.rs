@@ -7,6 +7,7 @@
 pub mod cli;
 pub mod cluster;
 pub mod kv;
+pub mod cron;
 pub mod model;
 pub mod server;
 
