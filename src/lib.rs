@@ -6,9 +6,10 @@
 
 pub mod cli;
 pub mod cluster;
-pub mod kv;
 pub mod cron;
+pub mod kv;
 pub mod model;
+pub mod scheduler;
 pub mod server;
 
 /// Generated gRPC code.

@@ -73,6 +73,16 @@ impl Kv {
         T: TryFrom<Reply, Error = Reply> + Stamped,
     {
         let Response { result, .. } = self.cluster.write(cmd).await?;
+        self.unwrap_reply(result)
+    }
+
+    fn unwrap_reply<T>(
+        &self,
+        result: Result<Reply, forest_storage::ApplyError>,
+    ) -> Result<T, KvError>
+    where
+        T: TryFrom<Reply, Error = Reply> + Stamped,
+    {
         let mut resp = T::try_from(result?).map_err(KvError::unexpected)?;
         let header = resp.header();
         *header = self.header(header.as_ref().map_or(0, |h| h.revision));
@@ -108,6 +118,14 @@ impl Kv {
     pub async fn txn(&self, req: pb::TxnRequest) -> Result<pb::TxnResponse, KvError> {
         check_txn(&req)?;
         self.propose(Command::Txn(req)).await
+    }
+
+    /// A transaction committed only while this node leads (it is never forwarded): for
+    /// leader-only duties, so that a deposed leader's work fails instead of landing.
+    pub async fn txn_as_leader(&self, req: pb::TxnRequest) -> Result<pb::TxnResponse, KvError> {
+        check_txn(&req)?;
+        let Response { result, .. } = self.cluster.write_as_leader(Command::Txn(req)).await?;
+        self.unwrap_reply(result)
     }
 
     pub async fn compact(&self, revision: i64) -> Result<pb::CompactionResponse, KvError> {

@@ -41,6 +41,12 @@ pub const CONF_PREFIX: &str = "/forest/server/conf/";
 /// Firing cursors, new in Forest: `/forest/server/plan/<jobId>`, written with each dispatch.
 pub const PLAN_PREFIX: &str = "/forest/server/plan/";
 /// Everything clients (workers) read or write lives under this.
+/// Ticks that found no worker online, waiting (until their starting deadline) for one:
+/// `/forest/server/pending/<group>/<snapshotId>` = JobSnapshot JSON.
+pub const PENDING_PREFIX: &str = "/forest/server/pending/";
+/// Finished runs kept until the execution history takes them over:
+/// `/forest/server/history/<snapshotId>` = JobExecuteSnapshot JSON.
+pub const HISTORY_PREFIX: &str = "/forest/server/history/";
 pub const CLIENT_ROOT: &str = "/forest/client/";
 /// Pending snapshots of every group (the original's `JobSnapshotPath`).
 pub const SNAPSHOT_PREFIX: &str = "/forest/client/snapshot/";
@@ -69,6 +75,18 @@ pub fn plan(job_id: &str) -> String {
 }
 
 /// `/forest/client/<group>/clients/`: the group's worker registry.
+pub fn pending(group: &str, id: &str) -> String {
+    format!("{PENDING_PREFIX}{group}/{id}")
+}
+
+pub fn pending_group_prefix(group: &str) -> String {
+    format!("{PENDING_PREFIX}{group}/")
+}
+
+pub fn history(id: &str) -> String {
+    format!("{HISTORY_PREFIX}{id}")
+}
+
 pub fn clients_prefix(group: &str) -> String {
     format!("{CLIENT_ROOT}{group}/{CLIENTS}/")
 }

@@ -171,6 +171,7 @@ pub async fn serve(opts: ServeOptions) -> anyhow::Result<()> {
         async move { cluster.bootstrap(&cfg).await }
     });
     tokio::spawn(presence::run(kv.clone()));
+    tokio::spawn(crate::scheduler::run(kv.clone()));
     tokio::spawn(log_role_changes(cluster.clone()));
     tracing::info!(
         id = cfg.id,
