@@ -3,7 +3,12 @@
 //! files in pure Rust: no `protoc` on the build machine. `proto/etcd/rpc.proto` declares etcd's
 //! KV service over the same messages (for `forest bench kv --target etcd`).
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let files = ["proto/kv.proto", "proto/raft.proto", "proto/etcd/rpc.proto"];
+    let files = [
+        "proto/kv.proto",
+        "proto/raft.proto",
+        "proto/forest.proto",
+        "proto/etcd/rpc.proto",
+    ];
     for f in files {
         println!("cargo:rerun-if-changed={f}");
     }

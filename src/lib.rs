@@ -7,6 +7,7 @@
 pub mod cli;
 pub mod cluster;
 pub mod cron;
+pub mod jobs;
 pub mod kv;
 pub mod model;
 pub mod scheduler;
@@ -18,6 +19,10 @@ pub mod pb {
     pub mod kv {
         pub use forest_storage::pb::*;
         tonic::include_proto!("forest.kv.v1");
+    }
+    /// Forest's own services (jobs and groups).
+    pub mod forest {
+        tonic::include_proto!("forest.v1");
     }
     /// Node-to-node traffic.
     pub mod raft {

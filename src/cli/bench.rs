@@ -22,7 +22,7 @@ use hdrhistogram::Histogram;
 use serde::Serialize;
 use tonic::transport::Channel;
 
-use super::client::{channel, status};
+use super::client::channel;
 use super::Output;
 use crate::kv::service::MAX_REQUEST_BYTES;
 use crate::pb::kv::{kv_client::KvClient, PutRequest, RangeRequest};
@@ -95,6 +95,15 @@ enum Phase {
     Range,
 }
 
+impl Phase {
+    fn name(self) -> &'static str {
+        match self {
+            Phase::Put => "put",
+            Phase::Range => "range",
+        }
+    }
+}
+
 pub async fn run(cmd: BenchCommand) -> anyhow::Result<()> {
     match cmd {
         BenchCommand::Kv(opts) => bench_kv(opts).await,
@@ -139,7 +148,7 @@ impl Kv {
                     Kv::Forest(c) => c.put(req).await.map(drop),
                     Kv::Etcd(c) => c.put(req).await.map(drop),
                 };
-                res.map_err(|s| status(s).to_string())
+                res.map_err(status_line)
             }
             Phase::Range => {
                 let req = RangeRequest {
@@ -151,17 +160,20 @@ impl Kv {
                     Kv::Forest(c) => c.range(req).await,
                     Kv::Etcd(c) => c.range(req).await,
                 };
-                match res
-                    .map_err(|s| status(s).to_string())?
-                    .into_inner()
-                    .kvs
-                    .len()
-                {
+                match res.map_err(status_line)?.into_inner().kvs.len() {
                     1 => Ok(()),
                     k => Err(format!("read of /bench/{n} found {k} keys, expected 1")),
                 }
             }
         }
+    }
+}
+
+/// A failed request's reason, e.g. "Some requested entity was not found: no leader".
+fn status_line(s: tonic::Status) -> String {
+    match s.message() {
+        "" => s.code().to_string(),
+        m => format!("{}: {m}", s.code()),
     }
 }
 
@@ -273,7 +285,8 @@ async fn run_phase(
     let errors = load.errors.load(Ordering::Relaxed);
     if errors > load.max_errors {
         bail!(
-            "{phase:?} phase: {errors} requests failed (more than 1% of {}), last: {}",
+            "{} phase: {errors} requests failed (more than 1% of {}), last: {}",
+            phase.name(),
             load.total,
             load.last_error.lock().unwrap()
         );
@@ -366,7 +379,7 @@ async fn bench_kv(opts: KvBench) -> anyhow::Result<()> {
     for p in &r.phases {
         println!(
             "{:<6} {:>8} {:>6} {:>9.2} {:>9.0} {:>8.2} {:>8.2} {:>8.2} {:>8.2}",
-            format!("{:?}", p.phase).to_lowercase(),
+            p.phase.name(),
             p.ops,
             p.errors,
             p.elapsed_s,

@@ -9,9 +9,8 @@ use futures::StreamExt;
 
 use super::misfire;
 use super::records::{self, Cursor};
-use crate::cron::{self, Schedule, Syntax};
+use crate::cron::Schedule;
 use crate::kv::{prefix_end, Kv, KvError, WatchStream};
-use crate::model::job::CronSyntax;
 use crate::model::{
     keys, ExecuteStatus, JobConf, JobExecuteSnapshot, JobSnapshot, SnapshotId, WireJson,
 };
@@ -65,19 +64,6 @@ fn prefix(p: &str) -> RangeRequest {
 
 fn text(b: &[u8]) -> &str {
     std::str::from_utf8(b).unwrap_or("")
-}
-
-fn schedule_of(conf: &JobConf) -> Result<Schedule, String> {
-    let tz = if conf.timezone.is_empty() {
-        cron::local_timezone()
-    } else {
-        cron::parse_timezone(&conf.timezone).map_err(|e| e.to_string())?
-    };
-    let syntax = match conf.cron_syntax {
-        CronSyntax::Robfig => Syntax::Robfig,
-        CronSyntax::Crontab => Syntax::Crontab,
-    };
-    Schedule::parse(&conf.cron, syntax, tz).map_err(|e| e.to_string())
 }
 
 impl Leader {
@@ -189,7 +175,7 @@ impl Leader {
         if !conf.is_running() {
             return;
         }
-        let schedule = match schedule_of(&conf) {
+        let schedule = match crate::jobs::schedule(&conf) {
             Ok(s) => s,
             Err(e) => {
                 tracing::warn!(job = %conf.id, error = %e, "scheduler: job not scheduled");

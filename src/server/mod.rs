@@ -142,17 +142,20 @@ pub async fn serve(opts: ServeOptions) -> anyhow::Result<()> {
 
     let routes = KvService::new(kv.clone())
         .routes()
-        .add_service(cluster.rpc_service());
+        .add_service(cluster.rpc_service())
+        .add_service(crate::pb::forest::jobs_server::JobsServer::new(
+            crate::jobs::Jobs::new(kv.clone()),
+        ));
     let grpc_server = tokio::spawn({
         let shutdown = shutdown.clone();
         async move {
+            // Nagle's algorithm held small replies ~40 ms for the peer's delayed ACK: every
+            // accepted connection (clients and Raft peers alike) sends at once.
+            let incoming =
+                tonic::transport::server::TcpIncoming::from(grpc).with_nodelay(Some(true));
             tonic::transport::Server::builder()
-                .tcp_nodelay(true)
                 .add_routes(routes)
-                .serve_with_incoming_shutdown(
-                    tokio_stream::wrappers::TcpListenerStream::new(grpc),
-                    shutdown.wait(),
-                )
+                .serve_with_incoming_shutdown(incoming, shutdown.wait())
                 .await
         }
     });

@@ -1,0 +1,357 @@
+//! The job service: groups and jobs as the original stored them (`/forest/server/group/…`,
+//! `/forest/server/conf/…`), changed only through checks that keep the schedule sound.
+//!
+//! Every change is validated before anything is written (the model's own checks, the cron
+//! expression and time zone, the group's existence), and written in one transaction that
+//! compares what it read: a job is created only if absent, edited only at the version the
+//! caller saw (which then grows by one), and a new or resumed job's firing cursor starts at
+//! now, so it is never owed ticks from before it existed or while it was paused. A manual run
+//! is queued as a pending snapshot; the leader's scheduler hands it to a worker like any tick.
+//! Used by the gRPC service here and, later, by the HTTP API.
+
+pub mod grpc;
+
+use chrono::{DateTime, Local, Utc};
+use chrono_tz::Tz;
+
+use crate::cron::{self, Schedule, Syntax};
+use crate::kv::{prefix_end, Kv, KvError};
+use crate::model::job::{CronSyntax, JOB_RUNNING, JOB_STOPPED};
+use crate::model::{ids, keys, GroupConf, JobConf, JobSnapshot, SnapshotId, WireJson};
+use crate::pb::kv::{
+    compare, request_op, Compare, DeleteRangeRequest, PutRequest, RangeRequest, RequestOp,
+    TxnRequest,
+};
+
+#[derive(Debug, thiserror::Error)]
+pub enum JobError {
+    #[error("{0}")]
+    Invalid(String),
+    #[error("job {0} not found")]
+    NotFound(String),
+    #[error("group {0:?} does not exist (add it first)")]
+    UnknownGroup(String),
+    #[error("{0} already exists")]
+    Exists(String),
+    #[error("job {id} is at version {current}, not {given}: read it again and reapply the change")]
+    Conflict {
+        id: String,
+        current: i64,
+        given: i64,
+    },
+    #[error(transparent)]
+    Kv(#[from] KvError),
+}
+
+/// The job's zone: its own, or the server's local zone as in the original.
+pub fn timezone(conf: &JobConf) -> Result<Tz, JobError> {
+    if conf.timezone.is_empty() {
+        return Ok(cron::local_timezone());
+    }
+    cron::parse_timezone(&conf.timezone).map_err(|e| JobError::Invalid(format!("timezone: {e}")))
+}
+
+/// The job's parsed schedule (the scheduler fires by it; the API previews it).
+pub fn schedule(conf: &JobConf) -> Result<Schedule, JobError> {
+    let syntax = match conf.cron_syntax {
+        CronSyntax::Robfig => Syntax::Robfig,
+        CronSyntax::Crontab => Syntax::Crontab,
+    };
+    Schedule::parse(&conf.cron, syntax, timezone(conf)?)
+        .map_err(|e| JobError::Invalid(format!("cron: {e}")))
+}
+
+fn put(key: String, value: String) -> RequestOp {
+    RequestOp {
+        request: Some(request_op::Request::Put(PutRequest {
+            key: key.into_bytes(),
+            value: value.into_bytes(),
+            ..Default::default()
+        })),
+    }
+}
+
+fn mod_revision_is(key: &str, rev: i64) -> Compare {
+    Compare {
+        result: compare::CompareResult::Equal as i32,
+        target: compare::CompareTarget::Mod as i32,
+        key: key.as_bytes().to_vec(),
+        target_union: Some(compare::TargetUnion::ModRevision(rev)),
+    }
+}
+
+fn exists(key: &str) -> Compare {
+    Compare {
+        result: compare::CompareResult::Greater as i32,
+        target: compare::CompareTarget::Version as i32,
+        key: key.as_bytes().to_vec(),
+        target_union: Some(compare::TargetUnion::Version(0)),
+    }
+}
+
+fn cursor_now(job_id: &str) -> RequestOp {
+    put(
+        keys::plan(job_id),
+        serde_json::json!({ "last": Utc::now() }).to_string(),
+    )
+}
+
+#[derive(Clone)]
+pub struct Jobs {
+    kv: Kv,
+}
+
+impl Jobs {
+    pub fn new(kv: Kv) -> Jobs {
+        Jobs { kv }
+    }
+
+    async fn get_raw(&self, key: &str) -> Result<Option<crate::pb::kv::KeyValue>, JobError> {
+        let r = self
+            .kv
+            .range(RangeRequest {
+                key: key.as_bytes().to_vec(),
+                ..Default::default()
+            })
+            .await?;
+        Ok(r.kvs.into_iter().next())
+    }
+
+    async fn list_raw(&self, prefix: &str) -> Result<Vec<crate::pb::kv::KeyValue>, JobError> {
+        let r = self
+            .kv
+            .range(RangeRequest {
+                key: prefix.as_bytes().to_vec(),
+                range_end: prefix_end(prefix.as_bytes()).unwrap_or_default(),
+                ..Default::default()
+            })
+            .await?;
+        Ok(r.kvs)
+    }
+
+    pub async fn add_group(&self, group: GroupConf) -> Result<GroupConf, JobError> {
+        group
+            .validate()
+            .map_err(|e| JobError::Invalid(e.to_string()))?;
+        let key = keys::group(&group.name);
+        let txn = TxnRequest {
+            compare: vec![mod_revision_is(&key, 0)],
+            success: vec![put(key, group.to_json())],
+            failure: vec![],
+        };
+        if !self.kv.txn(txn).await?.succeeded {
+            return Err(JobError::Exists(format!("group {:?}", group.name)));
+        }
+        Ok(group)
+    }
+
+    pub async fn groups(&self) -> Result<Vec<GroupConf>, JobError> {
+        Ok(self
+            .list_raw(keys::GROUP_PREFIX)
+            .await?
+            .iter()
+            .filter_map(|kv| GroupConf::from_json(&kv.value).ok())
+            .collect())
+    }
+
+    fn check(conf: &JobConf) -> Result<(), JobError> {
+        conf.validate()
+            .map_err(|e| JobError::Invalid(e.to_string()))?;
+        schedule(conf)?;
+        Ok(())
+    }
+
+    /// Creates a job (an id is assigned when none is given); its group must exist.
+    pub async fn add(&self, mut conf: JobConf) -> Result<JobConf, JobError> {
+        if conf.id.is_empty() {
+            conf.id = ids::job_id();
+        }
+        if conf.status == 0 {
+            conf.status = JOB_RUNNING;
+        }
+        conf.version = 1;
+        Self::check(&conf)?;
+        let key = keys::job_conf(&conf.id);
+        let group = keys::group(&conf.group);
+        let txn = TxnRequest {
+            compare: vec![mod_revision_is(&key, 0), exists(&group)],
+            success: vec![put(key.clone(), conf.to_json()), cursor_now(&conf.id)],
+            failure: vec![],
+        };
+        if self.kv.txn(txn).await?.succeeded {
+            return Ok(conf);
+        }
+        if self.get_raw(&key).await?.is_some() {
+            Err(JobError::Exists(format!("job {}", conf.id)))
+        } else {
+            Err(JobError::UnknownGroup(conf.group))
+        }
+    }
+
+    pub async fn get(&self, id: &str) -> Result<JobConf, JobError> {
+        Ok(self.read(id).await?.0)
+    }
+
+    async fn read(&self, id: &str) -> Result<(JobConf, i64), JobError> {
+        let kv = self
+            .get_raw(&keys::job_conf(id))
+            .await?
+            .ok_or_else(|| JobError::NotFound(id.to_string()))?;
+        let conf = JobConf::from_json(&kv.value)
+            .map_err(|e| JobError::Invalid(format!("stored job {id} does not parse: {e}")))?;
+        Ok((conf, kv.mod_revision))
+    }
+
+    pub async fn list(&self, group: Option<&str>) -> Result<Vec<JobConf>, JobError> {
+        Ok(self
+            .list_raw(keys::CONF_PREFIX)
+            .await?
+            .iter()
+            .filter_map(|kv| JobConf::from_json(&kv.value).ok())
+            .filter(|j| group.is_none_or(|g| j.group == g))
+            .collect())
+    }
+
+    /// Replaces a job, if `conf.version` is the stored version.
+    pub async fn edit(&self, conf: JobConf) -> Result<JobConf, JobError> {
+        Self::check(&conf)?;
+        let (current, rev) = self.read(&conf.id).await?;
+        if current.version != conf.version {
+            return Err(JobError::Conflict {
+                id: conf.id,
+                current: current.version,
+                given: conf.version,
+            });
+        }
+        self.replace(current, rev, conf).await
+    }
+
+    /// Writes `next` over `current` (read at `rev`), bumping the version; a job that starts
+    /// running again starts its cursor at now.
+    async fn replace(
+        &self,
+        current: JobConf,
+        rev: i64,
+        mut next: JobConf,
+    ) -> Result<JobConf, JobError> {
+        let key = keys::job_conf(&next.id);
+        if next.group != current.group && self.get_raw(&keys::group(&next.group)).await?.is_none() {
+            return Err(JobError::UnknownGroup(next.group));
+        }
+        next.version = current.version + 1;
+        let mut success = vec![put(key.clone(), next.to_json())];
+        if next.is_running() && !current.is_running() {
+            success.push(cursor_now(&next.id));
+        }
+        let txn = TxnRequest {
+            compare: vec![mod_revision_is(&key, rev)],
+            success,
+            failure: vec![],
+        };
+        if !self.kv.txn(txn).await?.succeeded {
+            let (now, _) = self.read(&next.id).await?;
+            return Err(JobError::Conflict {
+                id: next.id,
+                current: now.version,
+                given: current.version,
+            });
+        }
+        Ok(next)
+    }
+
+    async fn set_status(&self, id: &str, status: i64) -> Result<JobConf, JobError> {
+        let (current, rev) = self.read(id).await?;
+        if current.status == status {
+            return Ok(current);
+        }
+        let next = JobConf {
+            status,
+            ..current.clone()
+        };
+        self.replace(current, rev, next).await
+    }
+
+    pub async fn pause(&self, id: &str) -> Result<JobConf, JobError> {
+        self.set_status(id, JOB_STOPPED).await
+    }
+
+    pub async fn resume(&self, id: &str) -> Result<JobConf, JobError> {
+        self.set_status(id, JOB_RUNNING).await
+    }
+
+    pub async fn delete(&self, id: &str) -> Result<(), JobError> {
+        let key = keys::job_conf(id);
+        let txn = TxnRequest {
+            compare: vec![exists(&key)],
+            success: vec![
+                RequestOp {
+                    request: Some(request_op::Request::DeleteRange(DeleteRangeRequest {
+                        key: key.into_bytes(),
+                        ..Default::default()
+                    })),
+                },
+                RequestOp {
+                    request: Some(request_op::Request::DeleteRange(DeleteRangeRequest {
+                        key: keys::plan(id).into_bytes(),
+                        ..Default::default()
+                    })),
+                },
+            ],
+            failure: vec![],
+        };
+        if !self.kv.txn(txn).await?.succeeded {
+            return Err(JobError::NotFound(id.to_string()));
+        }
+        Ok(())
+    }
+
+    /// Queues one run now, whatever the job's status (as the original's manual execute).
+    pub async fn run_now(&self, id: &str) -> Result<String, JobError> {
+        let (conf, _) = self.read(id).await?;
+        let now = Utc::now();
+        for nth in 1..=ids::MAX_MANUAL {
+            let sid = SnapshotId::manual(&now, nth, id)
+                .map_err(|e| JobError::Invalid(e.to_string()))?
+                .to_string();
+            let mut snap = JobSnapshot::from_conf(
+                &conf,
+                sid.clone(),
+                String::new(),
+                &Local::now().naive_local(),
+            );
+            snap.scheduled_at = Some(now.fixed_offset());
+            let deadline = now
+                + chrono::Duration::from_std(conf.starting_deadline_or_default())
+                    .unwrap_or_default();
+            snap.deadline = Some(deadline.fixed_offset());
+            let key = keys::pending(&conf.group, &sid);
+            let txn = TxnRequest {
+                compare: vec![mod_revision_is(&key, 0)],
+                success: vec![put(key, snap.to_json())],
+                failure: vec![],
+            };
+            if self.kv.txn(txn).await?.succeeded {
+                return Ok(sid);
+            }
+        }
+        Err(JobError::Invalid(format!(
+            "job {id} was already run {} times this second",
+            ids::MAX_MANUAL
+        )))
+    }
+
+    /// The next `count` fire times after now, in the job's zone.
+    pub async fn next_fire_times(
+        &self,
+        id: &str,
+        count: usize,
+    ) -> Result<Vec<DateTime<Tz>>, JobError> {
+        let conf = self.get(id).await?;
+        let tz = timezone(&conf)?;
+        Ok(schedule(&conf)?
+            .upcoming(Utc::now(), count.min(100))
+            .into_iter()
+            .map(|t| t.with_timezone(&tz))
+            .collect())
+    }
+}
