@@ -5,6 +5,7 @@
 //! local read linearizable (read index: the leader confirms its leadership with a quorum and
 //! names the log index this node must have applied first).
 
+mod batch;
 mod bootstrap;
 pub mod network;
 pub mod peers;
@@ -17,7 +18,7 @@ use std::time::Duration;
 
 use forest_storage::state::KvState;
 use forest_storage::{Command, Identity, Node, NodeId, Response, TypeConfig};
-use openraft::error::{ClientWriteError, RaftError};
+use openraft::error::RaftError;
 use openraft::{RaftMetrics, ServerState, SnapshotPolicy};
 
 pub use network::Peers;
@@ -71,6 +72,7 @@ struct Inner {
     raft: Raft,
     kv: KvState,
     peers: Peers,
+    batcher: batch::Batcher,
 }
 
 impl Cluster {
@@ -115,6 +117,7 @@ impl Cluster {
             inner: Arc::new(Inner {
                 id: cfg.id,
                 name: cfg.name.clone(),
+                batcher: batch::Batcher::start(raft.clone()),
                 raft,
                 kv: store.kv,
                 peers,
@@ -135,6 +138,7 @@ impl Cluster {
     ) -> crate::pb::raft::raft_server::RaftServer<impl crate::pb::raft::raft_server::Raft> {
         crate::pb::raft::raft_server::RaftServer::new(RaftRpc {
             raft: self.inner.raft.clone(),
+            batcher: self.inner.batcher.clone(),
             id: self.inner.id,
             name: self.inner.name.clone(),
         })
@@ -244,13 +248,7 @@ impl Cluster {
     /// Commits a write only if this node leads: leader-only duties (firing jobs, expiring
     /// leases) use it so that a deposed leader's work fails instead of being forwarded.
     pub async fn write_as_leader(&self, cmd: Command) -> Result<Response, ClusterError> {
-        match self.inner.raft.client_write(cmd).await {
-            Ok(r) => Ok(r.data),
-            Err(RaftError::APIError(ClientWriteError::ForwardToLeader(_))) => {
-                Err(ClusterError::NotLeader)
-            }
-            Err(e) => Err(ClusterError::Raft(e.to_string())),
-        }
+        self.inner.batcher.write(cmd).await
     }
 
     /// Returns once this node has applied everything committed before the call: a local read

@@ -47,19 +47,18 @@ pub fn decode<T: DeserializeOwned>(p: &Payload) -> Result<T, Status> {
 
 pub struct RaftRpc {
     pub raft: Raft,
+    pub batcher: super::batch::Batcher,
     pub id: NodeId,
     pub name: String,
 }
 
 impl RaftRpc {
     async fn call(&self, req: PeerRequest) -> PeerReply {
-        use openraft::error::{ClientWriteError, RaftError};
+        use openraft::error::RaftError;
         match req {
-            PeerRequest::Write(cmd) => match self.raft.client_write(cmd).await {
-                Ok(r) => PeerReply::Written(r.data),
-                Err(RaftError::APIError(ClientWriteError::ForwardToLeader(_))) => {
-                    PeerReply::NotLeader
-                }
+            PeerRequest::Write(cmd) => match self.batcher.write(cmd).await {
+                Ok(r) => PeerReply::Written(r),
+                Err(super::ClusterError::NotLeader) => PeerReply::NotLeader,
                 Err(e) => PeerReply::Failed(e.to_string()),
             },
             PeerRequest::ReadIndex => match self.raft.get_read_log_id().await {

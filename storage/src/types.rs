@@ -35,6 +35,9 @@ pub enum Command {
     /// The id is chosen by the proposer (never 0), so every replica applies the same one.
     LeaseGrant(pb::LeaseGrantRequest),
     LeaseRevoke(pb::LeaseRevokeRequest),
+    /// Several clients' commands in one Raft entry (group commit): each is applied as if it
+    /// were an entry of its own, with its own revision and outcome.
+    Batch(Vec<Command>),
 }
 
 /// What applying a command produced.
@@ -48,6 +51,8 @@ pub enum Reply {
     Compact(pb::CompactionResponse),
     LeaseGrant(pb::LeaseGrantResponse),
     LeaseRevoke(pb::LeaseRevokeResponse),
+    /// One response per command of a [`Command::Batch`], in order.
+    Batch(Vec<Response>),
 }
 
 /// Unwraps a [`Reply`] into the response of the command that produced it.

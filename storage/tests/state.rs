@@ -1594,3 +1594,38 @@ async fn txn_with_end_before_key_after_a_write_touches_nothing() {
     assert_eq!(sm.rev().await, 4);
     assert_eq!(sm.pairs("", FROM_KEY).await, ["a=1", "b=1", "c=1"]);
 }
+
+#[tokio::test]
+async fn a_batch_applies_each_command_as_its_own_write_in_one_entry() {
+    let mut sm = Sm::fresh().await;
+    let mut live = sm.store.kv.subscribe();
+    let r = sm
+        .apply(Command::Batch(vec![
+            put("a", "1"),
+            put_lease("b", "2", 404),
+            put("c", "3"),
+        ]))
+        .await;
+    let Ok(Reply::Batch(each)) = r.result else {
+        panic!("a batch answers per command: {r:?}")
+    };
+    assert_eq!(each.len(), 3);
+    assert_eq!(each[0].revision, 2);
+    assert_eq!(
+        each[1].result,
+        Err(ApplyError::LeaseNotFound(404)),
+        "the rejected command is refused alone"
+    );
+    assert_eq!(each[1].revision, 2, "and changed nothing");
+    assert_eq!(each[2].revision, 3);
+    assert_eq!(r.revision, 3);
+    assert_eq!(sm.get("a").await.map(|kv| kv.mod_revision), Some(2));
+    assert_eq!(sm.get("b").await, None);
+    assert_eq!(sm.get("c").await.map(|kv| kv.mod_revision), Some(3));
+    for rev in [2, 3] {
+        match live.try_recv() {
+            Ok(Notice::Events(got, _)) => assert_eq!(got, rev),
+            other => panic!("expected the events of revision {rev}, got {other:?}"),
+        }
+    }
+}

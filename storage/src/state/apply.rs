@@ -67,6 +67,8 @@ impl Applier<'_, '_> {
             Command::Compact(req) => Reply::Compact(self.compact(req.revision)?),
             Command::LeaseGrant(req) => Reply::LeaseGrant(self.lease_grant(req)?),
             Command::LeaseRevoke(req) => Reply::LeaseRevoke(self.lease_revoke(req.id)?),
+            // Batches are unpacked by the state machine, never nested.
+            Command::Batch(_) => return Err(Failure::Corrupt("a nested command batch".into())),
         })
     }
 

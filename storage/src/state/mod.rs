@@ -30,7 +30,7 @@ pub use read::Batches;
 
 use crate::codec::{decode, encode, read_err};
 use crate::error::ReadError;
-use crate::{pb, Node, NodeId, Reply, Response, TypeConfig};
+use crate::{pb, Command, Node, NodeId, Reply, Response, TypeConfig};
 use apply::{Applier, Failure};
 use writer::Writer;
 
@@ -152,6 +152,36 @@ fn failure_to_read(f: Failure) -> ReadError {
     }
 }
 
+/// Stages one command's effect in `w`. A rejected command stages nothing (the applier checks
+/// everything before it writes), so commands sharing an entry cannot taint one another.
+fn apply_one(
+    w: &mut Writer<'_>,
+    meta: &mut Meta,
+    cmd: Command,
+    notices: &mut Vec<Notice>,
+) -> Result<Response, StorageError<NodeId>> {
+    let mut applier = Applier {
+        w,
+        meta,
+        events: Vec::new(),
+    };
+    let result = match applier.apply(cmd) {
+        Ok(reply) => Ok(reply),
+        Err(Failure::Rejected(e)) => Err(e),
+        Err(f) => return Err(failure_to_storage(f)),
+    };
+    let events = std::mem::take(&mut applier.events);
+    if !events.is_empty() {
+        meta.revision += 1;
+        w.put(keys::event(meta.revision), encode(&events));
+        notices.push(Notice::Events(meta.revision, Arc::new(events)));
+    }
+    Ok(Response {
+        revision: meta.revision,
+        result,
+    })
+}
+
 impl RaftStateMachine<TypeConfig> for StateMachine {
     type SnapshotBuilder = Self;
 
@@ -172,7 +202,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         let mut replies = Vec::new();
         for entry in entries {
             let mut w = Writer::new(&inner.tree);
-            let mut events = Vec::new();
+            let mut notices = Vec::new();
             let compacted_before = meta.compacted;
             let result = match entry.payload {
                 EntryPayload::Blank => Ok(Reply::None),
@@ -181,30 +211,18 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
                     w.put(keys::META_MEMBERSHIP.to_vec(), encode(&meta.membership));
                     Ok(Reply::None)
                 }
-                EntryPayload::Normal(cmd) => {
-                    let mut applier = Applier {
-                        w: &mut w,
-                        meta: &mut meta,
-                        events: Vec::new(),
-                    };
-                    match applier.apply(cmd) {
-                        Ok(reply) => {
-                            events = applier.events;
-                            Ok(reply)
-                        }
-                        Err(Failure::Rejected(e)) => Err(e),
-                        Err(f) => return Err(failure_to_storage(f)),
+                EntryPayload::Normal(Command::Batch(cmds)) => {
+                    let mut each = Vec::with_capacity(cmds.len());
+                    for cmd in cmds {
+                        each.push(apply_one(&mut w, &mut meta, cmd, &mut notices)?);
                     }
+                    Ok(Reply::Batch(each))
+                }
+                EntryPayload::Normal(cmd) => {
+                    apply_one(&mut w, &mut meta, cmd, &mut notices)?.result
                 }
             };
-            if result.is_err() {
-                // Nothing of a rejected command is kept. (The applier checks everything before it
-                // changes `meta`, so only the staged writes need dropping.)
-                w = Writer::new(&inner.tree);
-            }
-            if !events.is_empty() {
-                meta.revision += 1;
-                w.put(keys::event(meta.revision), encode(&events));
+            if !notices.is_empty() {
                 w.put(keys::META_REVISION.to_vec(), encode(&Some(meta.revision)));
             }
             if meta.compacted != compacted_before {
@@ -216,10 +234,8 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
                 .tree
                 .apply_batch(w.into_batch())
                 .map_err(|e| StorageIOError::write_state_machine(&e))?;
-            if !events.is_empty() {
-                let _ = inner
-                    .notices
-                    .send(Notice::Events(meta.revision, Arc::new(events)));
+            for notice in notices {
+                let _ = inner.notices.send(notice);
             }
             replies.push(Response {
                 revision: meta.revision,
