@@ -6,34 +6,11 @@ mod common;
 use common::*;
 use forest::pb::kv::PutRequest;
 
-fn ok_json(args: &[&str]) -> serde_json::Value {
-    let out = cli(args);
-    assert!(
-        out.status.success(),
-        "forest {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).expect("--output json prints JSON")
-}
-
-/// Runs a command that must fail; returns its one-line reason.
-fn refused(args: &[&str]) -> String {
-    let out = cli(args);
-    assert!(!out.status.success(), "forest {args:?} should have failed");
-    let err = String::from_utf8_lossy(&out.stderr).trim().to_string();
-    assert!(err.starts_with("error: "), "one-line reason, got {err:?}");
-    err
-}
-
 #[tokio::test]
 async fn put_get_delete_and_leases_through_the_cli() {
     let cluster = Cluster::start(1, &[]).await;
     let ep = cluster.endpoint(1);
-    let run = |args: &[&str]| {
-        let mut all = args.to_vec();
-        all.extend(["--endpoints", ep.as_str(), "--output", "json"]);
-        ok_json(&all)
-    };
+    let run = |args: &[&str]| ok_json_at(&ep, args);
 
     let put = run(&["kv", "put", "/cli/a", "1"]);
     let rev = put["revision"].as_i64().unwrap();

@@ -72,6 +72,9 @@ pub struct KvBench {
     /// Distinct keys to write to (default: --total).
     #[arg(long)]
     key_space: Option<u64>,
+    /// Write keys 0, 1, 2, … in order instead of at random (to load an exact number of keys).
+    #[arg(long)]
+    sequential: bool,
     /// Skip the read phase.
     #[arg(long)]
     writes_only: bool,
@@ -192,13 +195,16 @@ struct Load {
     value: Vec<u8>,
     serializable: bool,
     key_space: u64,
+    sequential: bool,
     /// Keys to read (read phase): those the write phase wrote.
     keys: Vec<u64>,
 }
 
 impl Load {
-    fn key(&self) -> u64 {
+    /// The key of request number `i`.
+    fn key(&self, i: u64) -> u64 {
         match self.phase {
+            Phase::Put if self.sequential => i % self.key_space,
             Phase::Put => rand::random_range(0..self.key_space),
             Phase::Range => self.keys[rand::random_range(0..self.keys.len())],
         }
@@ -209,8 +215,12 @@ impl Load {
 async fn worker(mut kv: Kv, load: Arc<Load>) -> (Histogram<u64>, Vec<u64>) {
     let mut hist = histogram();
     let mut done = Vec::new();
-    while load.next.fetch_add(1, Ordering::Relaxed) < load.total {
-        let n = load.key();
+    loop {
+        let i = load.next.fetch_add(1, Ordering::Relaxed);
+        if i >= load.total {
+            break;
+        }
+        let n = load.key(i);
         let start = Instant::now();
         let res = tokio::time::timeout(REQUEST_TIMEOUT, kv.op(&load, n)).await;
         match res.unwrap_or_else(|_| Err(format!("timed out after {REQUEST_TIMEOUT:?}"))) {
@@ -330,6 +340,7 @@ async fn bench_kv(opts: KvBench) -> anyhow::Result<()> {
         value: vec![b'x'; opts.val_size],
         serializable: opts.serializable,
         key_space,
+        sequential: opts.sequential,
         keys,
     };
     let (put, written) = run_phase(load(Phase::Put, Vec::new()), &kvs, opts.clients).await?;

@@ -5,6 +5,7 @@
 
 mod bench;
 mod client;
+mod jobs;
 mod kv;
 
 use clap::{Parser, Subcommand, ValueEnum};
@@ -69,6 +70,20 @@ pub enum Command {
         #[command(subcommand)]
         command: kv::ClusterCommand,
     },
+    /// Create and list job groups.
+    Group {
+        #[command(flatten)]
+        client: ClientOptions,
+        #[command(subcommand)]
+        command: jobs::GroupCommand,
+    },
+    /// Add, change, inspect, pause, run and delete jobs.
+    Job {
+        #[command(flatten)]
+        client: ClientOptions,
+        #[command(subcommand)]
+        command: jobs::JobCommand,
+    },
     /// Measure throughput and latency.
     Bench {
         #[command(subcommand)]
@@ -83,6 +98,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Kv { client, command } => kv::run_kv(&client, command).await,
         Command::Lease { client, command } => kv::run_lease(&client, command).await,
         Command::Cluster { client, command } => kv::run_cluster(&client, command).await,
+        Command::Group { client, command } => jobs::run_group(&client, command).await,
+        Command::Job { client, command } => jobs::run_job(&client, command).await,
         Command::Bench { command } => bench::run(command).await,
     }
 }

@@ -327,3 +327,40 @@ where
 pub fn cli(args: &[&str]) -> Output {
     Command::new(BIN).args(args).output().expect("forest runs")
 }
+
+/// Runs a `forest` command that must succeed and print one JSON document; returns it.
+pub fn ok_json(args: &[&str]) -> serde_json::Value {
+    let out = cli(args);
+    assert!(
+        out.status.success(),
+        "forest {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("--output json prints JSON")
+}
+
+/// [`ok_json`] for a client command, against `endpoint` with `--output json`.
+pub fn ok_json_at(endpoint: &str, args: &[&str]) -> serde_json::Value {
+    let mut all = args.to_vec();
+    all.extend(["--endpoints", endpoint, "--output", "json"]);
+    ok_json(&all)
+}
+
+/// Runs a command that must fail; returns its one-line reason.
+pub fn refused(args: &[&str]) -> String {
+    let out = cli(args);
+    assert!(!out.status.success(), "forest {args:?} should have failed");
+    let err = String::from_utf8_lossy(&out.stderr).trim().to_string();
+    assert!(
+        err.starts_with("error: ") && !err.contains('\n'),
+        "one-line reason, got {err:?}"
+    );
+    err
+}
+
+/// [`refused`] for a client command, against `endpoint`.
+pub fn refused_at(endpoint: &str, args: &[&str]) -> String {
+    let mut all = args.to_vec();
+    all.extend(["--endpoints", endpoint]);
+    refused(&all)
+}
