@@ -15,13 +15,12 @@ use chrono::{DateTime, Local, Utc};
 use chrono_tz::Tz;
 
 use crate::cron::{self, Schedule, Syntax};
+use crate::kv::ops::{delete, exists, mod_revision_is, put};
 use crate::kv::{prefix_end, Kv, KvError};
 use crate::model::job::{CronSyntax, JOB_RUNNING, JOB_STOPPED};
+use crate::model::plan::Cursor;
 use crate::model::{ids, keys, GroupConf, JobConf, JobSnapshot, SnapshotId, WireJson};
-use crate::pb::kv::{
-    compare, request_op, Compare, DeleteRangeRequest, PutRequest, RangeRequest, RequestOp,
-    TxnRequest,
-};
+use crate::pb::kv::{RangeRequest, RequestOp, TxnRequest};
 
 #[derive(Debug, thiserror::Error)]
 pub enum JobError {
@@ -61,39 +60,8 @@ pub fn schedule(conf: &JobConf) -> Result<Schedule, JobError> {
         .map_err(|e| JobError::Invalid(format!("cron: {e}")))
 }
 
-fn put(key: String, value: String) -> RequestOp {
-    RequestOp {
-        request: Some(request_op::Request::Put(PutRequest {
-            key: key.into_bytes(),
-            value: value.into_bytes(),
-            ..Default::default()
-        })),
-    }
-}
-
-fn mod_revision_is(key: &str, rev: i64) -> Compare {
-    Compare {
-        result: compare::CompareResult::Equal as i32,
-        target: compare::CompareTarget::Mod as i32,
-        key: key.as_bytes().to_vec(),
-        target_union: Some(compare::TargetUnion::ModRevision(rev)),
-    }
-}
-
-fn exists(key: &str) -> Compare {
-    Compare {
-        result: compare::CompareResult::Greater as i32,
-        target: compare::CompareTarget::Version as i32,
-        key: key.as_bytes().to_vec(),
-        target_union: Some(compare::TargetUnion::Version(0)),
-    }
-}
-
 fn cursor_now(job_id: &str) -> RequestOp {
-    put(
-        keys::plan(job_id),
-        serde_json::json!({ "last": Utc::now() }).to_string(),
-    )
+    put(keys::plan(job_id), Cursor { last: Utc::now() }.to_json())
 }
 
 #[derive(Clone)]
@@ -283,20 +251,7 @@ impl Jobs {
         let key = keys::job_conf(id);
         let txn = TxnRequest {
             compare: vec![exists(&key)],
-            success: vec![
-                RequestOp {
-                    request: Some(request_op::Request::DeleteRange(DeleteRangeRequest {
-                        key: key.into_bytes(),
-                        ..Default::default()
-                    })),
-                },
-                RequestOp {
-                    request: Some(request_op::Request::DeleteRange(DeleteRangeRequest {
-                        key: keys::plan(id).into_bytes(),
-                        ..Default::default()
-                    })),
-                },
-            ],
+            success: vec![delete(key), delete(keys::plan(id))],
             failure: vec![],
         };
         if !self.kv.txn(txn).await?.succeeded {

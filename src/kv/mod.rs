@@ -8,6 +8,7 @@
 mod compaction;
 mod error;
 mod lease;
+pub mod ops;
 pub mod service;
 mod watch;
 

@@ -15,6 +15,7 @@ pub mod ids;
 pub mod job;
 pub mod json;
 pub mod keys;
+pub mod plan;
 pub mod snapshot;
 
 pub use ids::SnapshotId;

@@ -8,9 +8,11 @@ use chrono::{DateTime, Local, Utc};
 use futures::StreamExt;
 
 use super::misfire;
-use super::records::{self, Cursor};
+use super::records;
 use crate::cron::Schedule;
+use crate::kv::ops;
 use crate::kv::{prefix_end, Kv, KvError, WatchStream};
+use crate::model::plan::Cursor;
 use crate::model::{
     keys, ExecuteStatus, JobConf, JobExecuteSnapshot, JobSnapshot, SnapshotId, WireJson,
 };
@@ -121,9 +123,9 @@ impl Leader {
 
         let mut cursors: HashMap<String, (DateTime<Utc>, i64)> = HashMap::new();
         for kv in plans.kvs {
-            if let (Some(id), Ok(c)) = (
+            if let (Some(id), Some(c)) = (
                 keys::parse_plan_key(text(&kv.key)),
-                serde_json::from_slice::<Cursor>(&kv.value),
+                Cursor::from_json(&kv.value),
             ) {
                 cursors.insert(id.to_string(), (c.last, kv.mod_revision));
             }
@@ -250,16 +252,12 @@ impl Leader {
         Ok(())
     }
 
-    fn pick_worker(&mut self, group: &str, job_id: &str) -> Option<String> {
+    /// The group's next online worker, round robin.
+    fn pick_worker(&mut self, group: &str) -> Option<String> {
         let online = self.workers.get(group).filter(|s| !s.is_empty())?;
-        let n = online.len();
-        let i = {
-            let rr = self.round_robin.entry(group.to_string()).or_default();
-            *rr = rr.wrapping_add(1);
-            let _ = job_id;
-            *rr % n
-        };
-        online.iter().nth(i).cloned()
+        let turn = self.round_robin.entry(group.to_string()).or_default();
+        *turn = turn.wrapping_add(1);
+        online.iter().nth(*turn % online.len()).cloned()
     }
 
     /// The snapshot of one tick, for a worker (or pending when `worker` is None).
@@ -335,10 +333,10 @@ impl Leader {
             let Some(cursor) = d.cursor else { continue };
             let conf = job.conf.clone();
             txn.compare
-                .push(records::unchanged_since(&keys::plan(id), job.cursor_rev));
+                .push(ops::mod_revision_is(&keys::plan(id), job.cursor_rev));
             txn.success.push(records::cursor(id, cursor));
             for tick in &d.fire {
-                let worker = self.pick_worker(&conf.group, id);
+                let worker = self.pick_worker(&conf.group);
                 if let Some(s) = self.snapshot(&conf, *tick, worker.as_deref()) {
                     txn.success.push(if worker.is_some() {
                         records::dispatch(&s)
@@ -366,8 +364,7 @@ impl Leader {
             other => other?,
         };
         if !resp.succeeded {
-            // Another writer moved a cursor: re-read those jobs' cursors and retry them alone.
-            return Box::pin(self.refire_each(ids, now)).await;
+            return self.reload_cursors(ids).await;
         }
         let rev = resp.header.map_or(0, |h| h.revision);
         for (id, cursor, fired, missed) in decided {
@@ -384,7 +381,9 @@ impl Leader {
         Ok(())
     }
 
-    async fn refire_each(&mut self, ids: &[String], now: DateTime<Utc>) -> Result<(), LeadError> {
+    /// Re-reads the cursors of jobs whose firing transaction failed (another writer moved
+    /// one) and schedules them again from there: the next pass decides their ticks anew.
+    async fn reload_cursors(&mut self, ids: &[String]) -> Result<(), LeadError> {
         for id in ids {
             let r = self
                 .kv
@@ -393,23 +392,20 @@ impl Leader {
                     ..Default::default()
                 })
                 .await?;
-            if let Some(job) = self.jobs.get_mut(id) {
-                match r.kvs.first() {
-                    Some(kv) => {
-                        if let Ok(c) = serde_json::from_slice::<Cursor>(&kv.value) {
-                            job.cursor = c.last;
-                        }
-                        job.cursor_rev = kv.mod_revision;
+            let Some(job) = self.jobs.get_mut(id) else {
+                continue;
+            };
+            match r.kvs.first() {
+                Some(kv) => {
+                    if let Some(c) = Cursor::from_json(&kv.value) {
+                        job.cursor = c.last;
                     }
-                    None => job.cursor_rev = 0,
+                    job.cursor_rev = kv.mod_revision;
                 }
+                None => job.cursor_rev = 0,
             }
-            if ids.len() > 1 {
-                Box::pin(self.fire_batch(std::slice::from_ref(id), now)).await?;
-            } else if let Some(job) = self.jobs.get(id) {
-                if let Some(next) = job.schedule.next_after(job.cursor) {
-                    self.due.push(Reverse((next, id.clone())));
-                }
+            if let Some(next) = job.schedule.next_after(job.cursor) {
+                self.due.push(Reverse((next, id.clone())));
             }
         }
         Ok(())
@@ -425,14 +421,14 @@ impl Leader {
                 .map(|m| m.values().cloned().collect())
                 .unwrap_or_default();
             for (mut s, rev) in waiting {
-                let Some(worker) = self.pick_worker(&group, &s.job_id) else {
+                let Some(worker) = self.pick_worker(&group) else {
                     break;
                 };
                 let key = keys::pending(&group, &s.id);
                 s.ip = worker;
                 let txn = TxnRequest {
-                    compare: vec![records::unchanged_since(&key, rev)],
-                    success: vec![records::delete(&key), records::dispatch(&s)],
+                    compare: vec![ops::mod_revision_is(&key, rev)],
+                    success: vec![ops::delete(&key), records::dispatch(&s)],
                     failure: vec![],
                 };
                 self.kv.txn_as_leader(txn).await?;
@@ -466,8 +462,8 @@ impl Leader {
                 Duration::ZERO,
             );
             let txn = TxnRequest {
-                compare: vec![records::unchanged_since(&key, rev)],
-                success: vec![records::delete(&key), records::finished(&run)],
+                compare: vec![ops::mod_revision_is(&key, rev)],
+                success: vec![ops::delete(&key), records::finished(&run)],
                 failure: vec![],
             };
             self.kv.txn_as_leader(txn).await?;
@@ -493,8 +489,8 @@ impl Leader {
         }
         let key = text(&kv.key);
         let txn = TxnRequest {
-            compare: vec![records::unchanged_since(key, kv.mod_revision)],
-            success: vec![records::delete(key), records::finished(&run)],
+            compare: vec![ops::mod_revision_is(key, kv.mod_revision)],
+            success: vec![ops::delete(key), records::finished(&run)],
             failure: vec![],
         };
         self.kv.txn_as_leader(txn).await?;
@@ -513,7 +509,7 @@ impl Leader {
                 continue;
             };
             let old = text(&kv.key).to_string();
-            let target = self.pick_worker(group, &s.job_id);
+            let target = self.pick_worker(group);
             s.ip = target.clone().unwrap_or_default();
             let moved: RequestOp = if target.is_some() {
                 records::dispatch(&s)
@@ -521,8 +517,8 @@ impl Leader {
                 records::pending(&s)
             };
             let txn = TxnRequest {
-                compare: vec![records::unchanged_since(&old, kv.mod_revision)],
-                success: vec![records::delete(&old), moved],
+                compare: vec![ops::mod_revision_is(&old, kv.mod_revision)],
+                success: vec![ops::delete(&old), moved],
                 failure: vec![],
             };
             self.kv.txn_as_leader(txn).await?;
@@ -548,8 +544,8 @@ impl Leader {
             );
             let key = text(&kv.key);
             let txn = TxnRequest {
-                compare: vec![records::unchanged_since(key, kv.mod_revision)],
-                success: vec![records::delete(key), records::finished(&run)],
+                compare: vec![ops::mod_revision_is(key, kv.mod_revision)],
+                success: vec![ops::delete(key), records::finished(&run)],
                 failure: vec![],
             };
             self.kv.txn_as_leader(txn).await?;

@@ -1,0 +1,42 @@
+//! Builders for transaction parts, shared by every layer that writes through [`super::Kv::txn`].
+
+use crate::pb::kv::{compare, request_op, Compare, DeleteRangeRequest, PutRequest, RequestOp};
+
+pub fn put(key: impl AsRef<[u8]>, value: impl AsRef<[u8]>) -> RequestOp {
+    RequestOp {
+        request: Some(request_op::Request::Put(PutRequest {
+            key: key.as_ref().to_vec(),
+            value: value.as_ref().to_vec(),
+            ..Default::default()
+        })),
+    }
+}
+
+pub fn delete(key: impl AsRef<[u8]>) -> RequestOp {
+    RequestOp {
+        request: Some(request_op::Request::DeleteRange(DeleteRangeRequest {
+            key: key.as_ref().to_vec(),
+            ..Default::default()
+        })),
+    }
+}
+
+/// Holds when `key` was last changed at `rev`; `rev` 0 means the key does not exist.
+pub fn mod_revision_is(key: impl AsRef<[u8]>, rev: i64) -> Compare {
+    Compare {
+        result: compare::CompareResult::Equal as i32,
+        target: compare::CompareTarget::Mod as i32,
+        key: key.as_ref().to_vec(),
+        target_union: Some(compare::TargetUnion::ModRevision(rev)),
+    }
+}
+
+/// Holds when `key` exists.
+pub fn exists(key: impl AsRef<[u8]>) -> Compare {
+    Compare {
+        result: compare::CompareResult::Greater as i32,
+        target: compare::CompareTarget::Version as i32,
+        key: key.as_ref().to_vec(),
+        target_union: Some(compare::TargetUnion::Version(0)),
+    }
+}
