@@ -53,7 +53,7 @@ pub struct ServeOptions {
     pub heartbeat_ms: u64,
     /// Raft election timeout (a follower waits between this and twice this before it stands
     /// for election). Keep it well above the disk's worst fsync stall.
-    #[arg(long, default_value_t = 500)]
+    #[arg(long, default_value_t = 300)]
     pub election_timeout_ms: u64,
     /// Build a snapshot, and purge the log below it, after this many log entries.
     #[arg(long, default_value_t = 20_000)]
