@@ -112,18 +112,30 @@ fn spawn_worker(
                 let now = chrono::Local::now().naive_local();
                 let mut report = JobExecuteSnapshot::started(&snap, &now);
                 let key = keys::execute_snapshot(group, name, &snap.id);
-                let _ = c.put(put_req(&key, &report.to_json())).await;
+                report_until_stored(&mut c, &key, &report).await;
                 report.finish(
                     ExecuteStatus::SUCCESS,
                     "ok".into(),
                     &now,
                     Duration::from_millis(5),
                 );
-                let _ = c.put(put_req(&key, &report.to_json())).await;
+                report_until_stored(&mut c, &key, &report).await;
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     })
+}
+
+/// A report is retried until the cluster acknowledges it (a leader change may refuse it), as
+/// a real client does: a lost report would leave the run "running".
+async fn report_until_stored(
+    c: &mut forest::pb::kv::kv_client::KvClient<tonic::transport::Channel>,
+    key: &str,
+    report: &JobExecuteSnapshot,
+) {
+    while c.put(put_req(key, &report.to_json())).await.is_err() {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 async fn history(ep: &str) -> BTreeMap<String, JobExecuteSnapshot> {
@@ -176,9 +188,11 @@ async fn every_tick_runs_exactly_once_across_a_leader_kill() {
     tokio::time::sleep(Duration::from_secs(2)).await;
 
     // Stop the schedule, then let every dispatched run finish and be collected.
+    let mut paused_at = BTreeMap::new();
     for id in &jobs {
         let mut j = job(id, "g", "* * * * * *");
         j.status = 2;
+        paused_at.insert(id.clone(), chrono::Utc::now());
         put_json(
             &cluster.endpoint(new_leader),
             keys::job_conf(id),
@@ -186,7 +200,6 @@ async fn every_tick_runs_exactly_once_across_a_leader_kill() {
         )
         .await;
     }
-    let stop = chrono::Utc::now();
     let ep = cluster.endpoint(new_leader);
     eventually(
         "every dispatched snapshot is claimed and every report collected",
@@ -213,12 +226,12 @@ async fn every_tick_runs_exactly_once_across_a_leader_kill() {
         );
     }
     let history = history(&ep).await;
-    // Every tick from the first second after the jobs were written until the stop has exactly
-    // one run, whichever leader fired it.
+    // Every tick from shortly after the jobs were written until shortly before each was paused
+    // has exactly one run, whichever leader fired it.
     let first = start + chrono::Duration::seconds(2);
-    let last = stop - chrono::Duration::seconds(2);
     for job_id in &jobs {
-        let mut t = first.with_timezone(&chrono::Utc);
+        let last = paused_at[job_id] - chrono::Duration::seconds(1);
+        let mut t = first;
         while t <= last {
             let tick = chrono::DateTime::from_timestamp(t.timestamp(), 0).unwrap();
             let id = SnapshotId::tick(&tick, job_id).unwrap().to_string();

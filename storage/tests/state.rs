@@ -1629,3 +1629,71 @@ async fn a_batch_applies_each_command_as_its_own_write_in_one_entry() {
         }
     }
 }
+
+/// What a replica serves now: every key, every lease with its keys, the retained events.
+async fn served(
+    sm: &mut Sm,
+) -> (
+    i64,
+    Vec<pb::KeyValue>,
+    Vec<(i64, Option<(i64, Vec<Vec<u8>>)>)>,
+    Vec<String>,
+) {
+    let applied = sm.store.kv.applied().await;
+    let kvs = sm.range(rr("", FROM_KEY)).await.kvs;
+    let mut leases = Vec::new();
+    for id in sm.store.kv.leases().await.keys() {
+        leases.push((*id, sm.store.kv.lease(*id).await.expect("lease read")));
+    }
+    let events = sm.events(applied.compacted + 1, "", FROM_KEY).await;
+    (applied.revision, kvs, leases, events)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_snapshot_built_while_entries_apply_is_the_state_at_its_log_id() {
+    let preload: Vec<Command> = (0..3000).map(|i| put(&format!("k{i:05}"), "v0")).collect();
+    let mut later = Vec::new();
+    for i in 0..600i64 {
+        let key = format!("k{:05}", (i * 7) % 3000);
+        later.push(match i % 6 {
+            0 => grant(1000 + i, 60),
+            1 => put_lease(&key, "leased", 1000 + i - 1),
+            2 => del(&key, ONE),
+            3 => revoke(1000 + i - 3),
+            _ => put(&format!("new{i:04}"), &format!("v{i}")),
+        });
+    }
+    let mut src = Sm::fresh().await;
+    let first = src.next;
+    for chunk in preload.chunks(500) {
+        src.apply_all(chunk.to_vec()).await;
+    }
+    let mut builder = src.store.state_machine.get_snapshot_builder().await;
+    let build = tokio::spawn(async move { builder.build_snapshot().await });
+    for chunk in later.chunks(3) {
+        src.apply_all(chunk.to_vec()).await;
+        tokio::task::yield_now().await;
+    }
+    let snap = build.await.unwrap().expect("the snapshot builds");
+    let at = snap
+        .meta
+        .last_log_id
+        .expect("a snapshot of applied entries")
+        .index;
+
+    // A replica that applied exactly the entries up to the snapshot's log id.
+    let mut reference = Sm::fresh().await;
+    let all: Vec<Command> = preload.iter().chain(&later).cloned().collect();
+    let upto = (at - first + 1) as usize;
+    for chunk in all[..upto].chunks(500) {
+        reference.apply_all(chunk.to_vec()).await;
+    }
+    let mut installed = Sm::fresh().await;
+    installed
+        .store
+        .state_machine
+        .install_snapshot(&snap.meta, snap.snapshot)
+        .await
+        .unwrap();
+    assert_eq!(served(&mut installed).await, served(&mut reference).await);
+}

@@ -1,11 +1,17 @@
 //! Snapshots: the whole state tree at one applied log id.
 //!
-//! Building one copies every pair of the state tree under the read lock (so it is one consistent
-//! cut), keeps it in `snapshot.bin` beside the database (written to a temporary file, synced,
+//! Building one must not stop the world: copying a large state under the state machine's lock
+//! held up every apply for seconds. So the pairs are copied without the lock and then repaired
+//! to one consistent cut: every key changed after the revision the copy started at is set back
+//! to its value then, from the retained events (each keeps the value it replaced); leases and
+//! metadata are small and taken under the lock at that moment; attachments follow from the
+//! keys. Should a compaction remove events the repair needs, the copy is taken under the lock
+//! instead. The snapshot is kept in `snapshot.bin` beside the database (written to a temporary file, synced,
 //! then renamed, so a crash leaves the old snapshot or the new one) and hands it to openraft,
 //! which streams it to a lagging follower in chunks. Installing one replaces the state tree in a
 //! single batch.
 
+use std::collections::BTreeMap;
 use std::io::{Cursor, Write};
 use std::sync::atomic::Ordering;
 
@@ -14,7 +20,8 @@ use serde::{Deserialize, Serialize};
 
 use super::{keys, reload, Notice, StateMachine};
 use crate::codec::{decode, encode};
-use crate::{Node, NodeId, TypeConfig};
+use crate::{pb, Node, NodeId, TypeConfig};
+use prost::Message;
 
 /// The state tree's pairs, as a snapshot carries them.
 type Pairs = Vec<(Vec<u8>, Vec<u8>)>;
@@ -28,28 +35,21 @@ struct StoredSnapshot {
 impl RaftSnapshotBuilder<TypeConfig> for StateMachine {
     async fn build_snapshot(&mut self) -> Result<Snapshot<TypeConfig>, StorageError<NodeId>> {
         let inner = &*self.inner;
-        let (meta, data) = {
-            let meta = inner.meta.read().await;
-            let mut pairs: Pairs = Vec::new();
-            for item in inner.tree.iter() {
-                let (k, v) = item.map_err(|e| StorageIOError::read_state_machine(&e))?;
-                if k.as_ref() == keys::META_APPLIED || k.as_ref() == keys::META_MEMBERSHIP {
-                    continue;
-                }
-                pairs.push((k.to_vec(), v.to_vec()));
-            }
-            let seq = inner.snapshot_seq.fetch_add(1, Ordering::Relaxed);
-            let snapshot_id = match meta.applied {
-                Some(l) => format!("{}-{}-{}", l.leader_id.term, l.index, seq),
-                None => format!("0-0-{seq}"),
-            };
-            let snap_meta = SnapshotMeta {
-                last_log_id: meta.applied,
-                last_membership: meta.membership.clone(),
-                snapshot_id,
-            };
-            (snap_meta, encode(&pairs))
+        let cut = match self.cut_without_lock().await? {
+            Some(cut) => cut,
+            None => self.cut_under_lock().await?,
         };
+        let seq = inner.snapshot_seq.fetch_add(1, Ordering::Relaxed);
+        let snapshot_id = match cut.applied {
+            Some(l) => format!("{}-{}-{}", l.leader_id.term, l.index, seq),
+            None => format!("0-0-{seq}"),
+        };
+        let meta = SnapshotMeta {
+            last_log_id: cut.applied,
+            last_membership: cut.membership,
+            snapshot_id,
+        };
+        let data = encode(&cut.pairs);
         tracing::info!(snapshot_id = %meta.snapshot_id, bytes = data.len(), "built a snapshot");
         self.save(&meta, &data)?;
         // The state the snapshot covers must be durable before openraft purges the log below it.
@@ -65,7 +65,101 @@ impl RaftSnapshotBuilder<TypeConfig> for StateMachine {
     }
 }
 
+/// The state tree as of one applied log id.
+struct Cut {
+    applied: Option<openraft::LogId<NodeId>>,
+    membership: openraft::StoredMembership<NodeId, Node>,
+    pairs: Pairs,
+}
+
+fn read_err(e: sled::Error) -> StorageError<NodeId> {
+    StorageIOError::read_state_machine(&e).into()
+}
+
 impl StateMachine {
+    /// Copies everything while holding the lock: simple, but applies wait for it.
+    async fn cut_under_lock(&self) -> Result<Cut, StorageError<NodeId>> {
+        let inner = &*self.inner;
+        let meta = inner.meta.read().await;
+        let mut pairs: Pairs = Vec::new();
+        for item in inner.tree.iter() {
+            let (k, v) = item.map_err(read_err)?;
+            if k.as_ref() != keys::META_APPLIED && k.as_ref() != keys::META_MEMBERSHIP {
+                pairs.push((k.to_vec(), v.to_vec()));
+            }
+        }
+        Ok(Cut {
+            applied: meta.applied,
+            membership: meta.membership.clone(),
+            pairs,
+        })
+    }
+
+    /// Copies the keys and events without the lock, then repairs them to the revision the
+    /// copy started at. None if the events needed for the repair were compacted meanwhile.
+    async fn cut_without_lock(&self) -> Result<Option<Cut>, StorageError<NodeId>> {
+        let inner = &*self.inner;
+        let start = inner.meta.read().await.clone();
+        let rev = start.revision;
+        let mut kvs: BTreeMap<Vec<u8>, Vec<u8>> = BTreeMap::new();
+        for item in inner.tree.range(vec![keys::KV]..vec![keys::KV + 1]) {
+            let (k, v) = item.map_err(read_err)?;
+            kvs.insert(k.to_vec(), v.to_vec());
+        }
+        let mut events: Pairs = Vec::new();
+        for item in inner
+            .tree
+            .range(keys::event(start.compacted + 1)..keys::event(rev + 1))
+        {
+            let (k, v) = item.map_err(read_err)?;
+            events.push((k.to_vec(), v.to_vec()));
+        }
+        {
+            // Holding the lock while reading the later events: none is applied meanwhile.
+            let now = inner.meta.read().await;
+            if now.compacted > rev || now.compacted > start.compacted {
+                return Ok(None);
+            }
+            let later: Vec<_> = inner
+                .tree
+                .range(keys::event(rev + 1)..keys::event(now.revision + 1))
+                .collect::<Result<_, _>>()
+                .map_err(read_err)?;
+            for (_, v) in later.iter().rev() {
+                let changes: Vec<pb::Event> =
+                    decode(v).map_err(|e| StorageIOError::read_state_machine(&e))?;
+                for ev in changes.iter().rev() {
+                    let Some(kv) = &ev.kv else { continue };
+                    let key = keys::kv(&kv.key);
+                    match &ev.prev_kv {
+                        Some(prev) => kvs.insert(key, prev.encode_to_vec()),
+                        None => kvs.remove(&key),
+                    };
+                }
+            }
+        }
+        let mut pairs: Pairs =
+            Vec::with_capacity(kvs.len() * 2 + events.len() + start.leases.len());
+        for (id, ttl) in &start.leases {
+            pairs.push((keys::lease(*id), encode(ttl)));
+        }
+        for (k, v) in kvs {
+            let kv = pb::KeyValue::decode(v.as_slice())
+                .map_err(|e| StorageIOError::read_state_machine(&e))?;
+            if kv.lease != 0 {
+                pairs.push((keys::attach(kv.lease, &kv.key), Vec::new()));
+            }
+            pairs.push((k, v));
+        }
+        pairs.extend(events);
+        pairs.push((keys::META_REVISION.to_vec(), encode(&Some(rev))));
+        pairs.push((keys::META_COMPACTED.to_vec(), encode(&start.compacted)));
+        Ok(Some(Cut {
+            applied: start.applied,
+            membership: start.membership,
+            pairs,
+        }))
+    }
     fn save(
         &self,
         meta: &SnapshotMeta<NodeId, Node>,
