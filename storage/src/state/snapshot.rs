@@ -16,7 +16,6 @@ use std::io::{Cursor, Write};
 use std::sync::atomic::Ordering;
 
 use openraft::{RaftSnapshotBuilder, Snapshot, SnapshotMeta, StorageError, StorageIOError};
-use serde::{Deserialize, Serialize};
 
 use super::{keys, reload, Notice, StateMachine};
 use crate::codec::{decode, encode};
@@ -25,12 +24,6 @@ use prost::Message;
 
 /// The state tree's pairs, as a snapshot carries them.
 type Pairs = Vec<(Vec<u8>, Vec<u8>)>;
-
-#[derive(Serialize, Deserialize)]
-struct StoredSnapshot {
-    meta: SnapshotMeta<NodeId, Node>,
-    data: Vec<u8>,
-}
 
 impl RaftSnapshotBuilder<TypeConfig> for StateMachine {
     async fn build_snapshot(&mut self) -> Result<Snapshot<TypeConfig>, StorageError<NodeId>> {
@@ -49,9 +42,14 @@ impl RaftSnapshotBuilder<TypeConfig> for StateMachine {
             last_membership: cut.membership,
             snapshot_id,
         };
-        let data = encode(&cut.pairs);
+        let this = self.clone();
+        let (meta, data) = blocking(move || {
+            let data = encode(&cut.pairs);
+            this.save(&meta, &data)?;
+            Ok((meta, data))
+        })
+        .await?;
         tracing::info!(snapshot_id = %meta.snapshot_id, bytes = data.len(), "built a snapshot");
-        self.save(&meta, &data)?;
         // The state the snapshot covers must be durable before openraft purges the log below it.
         inner
             .db
@@ -70,6 +68,18 @@ struct Cut {
     applied: Option<openraft::LogId<NodeId>>,
     membership: openraft::StoredMembership<NodeId, Node>,
     pairs: Pairs,
+}
+
+/// Runs disk- and CPU-heavy work (copying, encoding, writing a whole state) on the blocking
+/// pool, so the runtime's few threads keep serving Raft and clients meanwhile.
+async fn blocking<T, F>(f: F) -> Result<T, StorageError<NodeId>>
+where
+    T: Send + 'static,
+    F: FnOnce() -> Result<T, StorageError<NodeId>> + Send + 'static,
+{
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| StorageIOError::read_state_machine(&std::io::Error::other(e.to_string())))?
 }
 
 fn read_err(e: sled::Error) -> StorageError<NodeId> {
@@ -101,19 +111,22 @@ impl StateMachine {
         let inner = &*self.inner;
         let start = inner.meta.read().await.clone();
         let rev = start.revision;
-        let mut kvs: BTreeMap<Vec<u8>, Vec<u8>> = BTreeMap::new();
-        for item in inner.tree.range(vec![keys::KV]..vec![keys::KV + 1]) {
-            let (k, v) = item.map_err(read_err)?;
-            kvs.insert(k.to_vec(), v.to_vec());
-        }
-        let mut events: Pairs = Vec::new();
-        for item in inner
-            .tree
-            .range(keys::event(start.compacted + 1)..keys::event(rev + 1))
-        {
-            let (k, v) = item.map_err(read_err)?;
-            events.push((k.to_vec(), v.to_vec()));
-        }
+        let tree = inner.tree.clone();
+        let compacted = start.compacted;
+        let (mut kvs, events) = blocking(move || {
+            let mut kvs: BTreeMap<Vec<u8>, Vec<u8>> = BTreeMap::new();
+            for item in tree.range(vec![keys::KV]..vec![keys::KV + 1]) {
+                let (k, v) = item.map_err(read_err)?;
+                kvs.insert(k.to_vec(), v.to_vec());
+            }
+            let mut events: Pairs = Vec::new();
+            for item in tree.range(keys::event(compacted + 1)..keys::event(rev + 1)) {
+                let (k, v) = item.map_err(read_err)?;
+                events.push((k.to_vec(), v.to_vec()));
+            }
+            Ok((kvs, events))
+        })
+        .await?;
         {
             // Holding the lock while reading the later events: none is applied meanwhile.
             let now = inner.meta.read().await;
@@ -138,22 +151,26 @@ impl StateMachine {
                 }
             }
         }
-        let mut pairs: Pairs =
-            Vec::with_capacity(kvs.len() * 2 + events.len() + start.leases.len());
-        for (id, ttl) in &start.leases {
-            pairs.push((keys::lease(*id), encode(ttl)));
-        }
-        for (k, v) in kvs {
-            let kv = pb::KeyValue::decode(v.as_slice())
-                .map_err(|e| StorageIOError::read_state_machine(&e))?;
-            if kv.lease != 0 {
-                pairs.push((keys::attach(kv.lease, &kv.key), Vec::new()));
+        let leases = start.leases.clone();
+        let pairs = blocking(move || {
+            let mut pairs: Pairs = Vec::with_capacity(kvs.len() * 2 + events.len() + leases.len());
+            for (id, ttl) in &leases {
+                pairs.push((keys::lease(*id), encode(ttl)));
             }
-            pairs.push((k, v));
-        }
-        pairs.extend(events);
-        pairs.push((keys::META_REVISION.to_vec(), encode(&Some(rev))));
-        pairs.push((keys::META_COMPACTED.to_vec(), encode(&start.compacted)));
+            for (k, v) in kvs {
+                let kv = pb::KeyValue::decode(v.as_slice())
+                    .map_err(|e| StorageIOError::read_state_machine(&e))?;
+                if kv.lease != 0 {
+                    pairs.push((keys::attach(kv.lease, &kv.key), Vec::new()));
+                }
+                pairs.push((k, v));
+            }
+            pairs.extend(events);
+            pairs.push((keys::META_REVISION.to_vec(), encode(&Some(rev))));
+            pairs.push((keys::META_COMPACTED.to_vec(), encode(&compacted)));
+            Ok(pairs)
+        })
+        .await?;
         Ok(Some(Cut {
             applied: start.applied,
             membership: start.membership,
@@ -169,11 +186,10 @@ impl StateMachine {
         let path = &self.inner.snapshot_path;
         let tmp = path.with_extension("tmp");
         let write = || -> std::io::Result<()> {
-            let mut f = std::fs::File::create(&tmp)?;
-            f.write_all(&encode(&StoredSnapshot {
-                meta: meta.clone(),
-                data: data.to_vec(),
-            }))?;
+            let mut f = std::io::BufWriter::new(std::fs::File::create(&tmp)?);
+            bincode::serialize_into(&mut f, meta).map_err(std::io::Error::other)?;
+            f.write_all(data)?;
+            let f = f.into_inner().map_err(|e| e.into_error())?;
             f.sync_all()?;
             std::fs::rename(&tmp, path)?;
             if let Some(dir) = path.parent() {
@@ -192,11 +208,14 @@ impl StateMachine {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(StorageIOError::read_snapshot(None, &e).into()),
         };
-        let stored: StoredSnapshot =
-            decode(&bytes).map_err(|e| StorageIOError::read_snapshot(None, &e))?;
+        // The file is the snapshot's meta (bincode) followed by its data.
+        let mut reader = Cursor::new(bytes.as_slice());
+        let meta: SnapshotMeta<NodeId, Node> = bincode::deserialize_from(&mut reader)
+            .map_err(|e| StorageIOError::read_snapshot(None, &e))?;
+        let data = bytes[reader.position() as usize..].to_vec();
         Ok(Some(Snapshot {
-            meta: stored.meta,
-            snapshot: Box::new(Cursor::new(stored.data)),
+            meta,
+            snapshot: Box::new(Cursor::new(data)),
         }))
     }
 
@@ -231,7 +250,8 @@ impl StateMachine {
             .map_err(|e| StorageIOError::write_snapshot(sig.clone(), &e))?;
         *guard = reload(inner)?;
         drop(guard);
-        self.save(meta, &data)?;
+        let (this, kept) = (self.clone(), meta.clone());
+        blocking(move || this.save(&kept, &data)).await?;
         tracing::info!(snapshot_id = %meta.snapshot_id, "installed a snapshot");
         let _ = inner.notices.send(Notice::Reset);
         Ok(())
