@@ -426,12 +426,7 @@ impl Leader {
                 };
                 let key = keys::pending(&group, &s.id);
                 s.ip = worker;
-                let txn = TxnRequest {
-                    compare: vec![ops::mod_revision_is(&key, rev)],
-                    success: vec![ops::delete(&key), records::dispatch(&s)],
-                    failure: vec![],
-                };
-                self.kv.txn_as_leader(txn).await?;
+                self.hand_over(&key, rev, records::dispatch(&s)).await?;
                 if let Some(m) = self.pending.get_mut(&group) {
                     m.remove(&s.id);
                 }
@@ -461,17 +456,24 @@ impl Leader {
                 &local,
                 Duration::ZERO,
             );
-            let txn = TxnRequest {
-                compare: vec![ops::mod_revision_is(&key, rev)],
-                success: vec![ops::delete(&key), records::finished(&run)],
-                failure: vec![],
-            };
-            self.kv.txn_as_leader(txn).await?;
+            self.hand_over(&key, rev, records::finished(&run)).await?;
             tracing::info!(snapshot = %id, %group, "tick missed: no worker before its deadline");
             if let Some(m) = self.pending.get_mut(&group) {
                 m.remove(&id);
             }
         }
+        Ok(())
+    }
+
+    /// Replaces `key`, if it is still as read at `rev`, by `with` in one transaction: every
+    /// hand-over (pending → worker, worker → worker, report → history) is this move.
+    async fn hand_over(&self, key: &str, rev: i64, with: RequestOp) -> Result<(), LeadError> {
+        let txn = TxnRequest {
+            compare: vec![ops::mod_revision_is(key, rev)],
+            success: vec![ops::delete(key), with],
+            failure: vec![],
+        };
+        self.kv.txn_as_leader(txn).await?;
         Ok(())
     }
 
@@ -488,12 +490,8 @@ impl Leader {
             return Ok(());
         }
         let key = text(&kv.key);
-        let txn = TxnRequest {
-            compare: vec![ops::mod_revision_is(key, kv.mod_revision)],
-            success: vec![ops::delete(key), records::finished(&run)],
-            failure: vec![],
-        };
-        self.kv.txn_as_leader(txn).await?;
+        self.hand_over(key, kv.mod_revision, records::finished(&run))
+            .await?;
         Ok(())
     }
 
@@ -516,12 +514,7 @@ impl Leader {
             } else {
                 records::pending(&s)
             };
-            let txn = TxnRequest {
-                compare: vec![ops::mod_revision_is(&old, kv.mod_revision)],
-                success: vec![ops::delete(&old), moved],
-                failure: vec![],
-            };
-            self.kv.txn_as_leader(txn).await?;
+            self.hand_over(&old, kv.mod_revision, moved).await?;
         }
         let running = self
             .kv
@@ -543,12 +536,8 @@ impl Leader {
                 Duration::ZERO,
             );
             let key = text(&kv.key);
-            let txn = TxnRequest {
-                compare: vec![ops::mod_revision_is(key, kv.mod_revision)],
-                success: vec![ops::delete(key), records::finished(&run)],
-                failure: vec![],
-            };
-            self.kv.txn_as_leader(txn).await?;
+            self.hand_over(key, kv.mod_revision, records::finished(&run))
+                .await?;
             tracing::info!(snapshot = %run.id, %worker, "run lost with its worker");
         }
         Ok(())
