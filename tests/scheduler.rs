@@ -312,3 +312,69 @@ async fn a_tick_with_no_worker_waits_for_one_and_is_missed_past_its_deadline() {
         "with a 30 s deadline nothing of the patient job was missed"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_claimed_by_a_worker_that_dies_before_reporting_is_recorded_lost() {
+    let cluster = Cluster::start(1, &[]).await;
+    let ep = cluster.endpoint(1);
+    put_json(
+        &ep,
+        keys::group("fragile"),
+        r#"{"name":"fragile","remark":""}"#.into(),
+    )
+    .await;
+
+    // A worker that claims one snapshot and dies at once, without a word.
+    let mut leases = lease(&ep).await;
+    let id = leases
+        .lease_grant(LeaseGrantRequest { ttl: 30, id: 0 })
+        .await
+        .unwrap()
+        .into_inner()
+        .id;
+    let mut c = kv(&ep).await;
+    c.put(PutRequest {
+        lease: id,
+        ..put_req(&keys::client("fragile", "doomed"), "doomed")
+    })
+    .await
+    .unwrap();
+    let job_id = "20261124000000000200";
+    put_json(
+        &ep,
+        keys::job_conf(job_id),
+        job(job_id, "fragile", "* * * * * *").to_json(),
+    )
+    .await;
+    let prefix = keys::snapshot_worker_prefix("fragile", "doomed");
+    eventually("a snapshot reaches the worker", || {
+        let ep = ep.clone();
+        let prefix = prefix.clone();
+        async move { read_prefix(&ep, &prefix).await.count > 0 }
+    })
+    .await;
+    let kv = read_prefix(&ep, &prefix).await.kvs.remove(0);
+    c.delete_range(forest::pb::kv::DeleteRangeRequest {
+        key: kv.key.clone(),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let claimed = JobSnapshot::from_json(&kv.value).unwrap().id;
+    leases
+        .lease_revoke(forest::pb::kv::LeaseRevokeRequest { id })
+        .await
+        .unwrap();
+
+    eventually("the claimed run is recorded lost", || {
+        let ep = ep.clone();
+        let claimed = claimed.clone();
+        async move {
+            history(&ep)
+                .await
+                .get(&claimed)
+                .is_some_and(|r| r.status == ExecuteStatus::LOST)
+        }
+    })
+    .await;
+}

@@ -54,6 +54,9 @@ pub struct Leader {
     round_robin: HashMap<String, usize>,
     /// group → pending snapshot id → (snapshot, its key's mod revision).
     pending: BTreeMap<String, BTreeMap<String, (JobSnapshot, i64)>>,
+    /// Snapshots a worker claimed (deleted) but has not yet reported on, by snapshot id: if
+    /// the worker goes away first, the run is recorded lost instead of vanishing.
+    claimed: HashMap<String, (String, JobSnapshot)>,
 }
 
 fn prefix(p: &str) -> RangeRequest {
@@ -77,6 +80,7 @@ impl Leader {
             due: BinaryHeap::new(),
             workers: BTreeMap::new(),
             round_robin: HashMap::new(),
+            claimed: HashMap::new(),
             pending: BTreeMap::new(),
         };
         let mut changes = leader.load().await?;
@@ -96,7 +100,8 @@ impl Leader {
                 msg = changes.next() => {
                     let msg = msg.ok_or(LeadError::WatchEnded)??;
                     for ev in msg.events {
-                        leader.on_event(ev.r#type == EventType::Delete as i32, ev.kv.unwrap_or_default()).await?;
+                        let deleted = ev.r#type == EventType::Delete as i32;
+                        leader.on_event(deleted, ev.kv.unwrap_or_default(), ev.prev_kv).await?;
                     }
                 }
                 _ = tokio::time::sleep(wait) => {}
@@ -161,7 +166,7 @@ impl Leader {
             key: b"/forest/".to_vec(),
             range_end: prefix_end(b"/forest/").unwrap_or_default(),
             start_revision: at + 1,
-            prev_kv: false,
+            prev_kv: true,
         })?)
     }
 
@@ -206,9 +211,25 @@ impl Leader {
         );
     }
 
-    async fn on_event(&mut self, deleted: bool, kv: KeyValue) -> Result<(), LeadError> {
+    async fn on_event(
+        &mut self,
+        deleted: bool,
+        kv: KeyValue,
+        prev: Option<KeyValue>,
+    ) -> Result<(), LeadError> {
         let key = text(&kv.key).to_string();
-        if let Some(id) = keys::parse_job_conf_key(&key) {
+        if let Some(work) = keys::parse_snapshot_key(&key) {
+            // A delete is a claim (or a move, whose put follows in the same revision).
+            let id = work.id.to_string();
+            match prev.and_then(|p| JobSnapshot::from_json(&p.value).ok()) {
+                Some(s) if deleted => {
+                    self.claimed.insert(id, (work.worker.to_string(), s));
+                }
+                _ => {
+                    self.claimed.remove(&id);
+                }
+            }
+        } else if let Some(id) = keys::parse_job_conf_key(&key) {
             if deleted {
                 self.jobs.remove(id);
             } else {
@@ -230,8 +251,11 @@ impl Leader {
             {
                 self.flush_pending().await?;
             }
-        } else if keys::parse_execute_snapshot_key(&key).is_some() && !deleted {
-            self.collect(&kv).await?;
+        } else if let Some(work) = keys::parse_execute_snapshot_key(&key) {
+            self.claimed.remove(work.id);
+            if !deleted {
+                self.collect(&kv).await?;
+            }
         } else if let Some((group, id)) = key
             .strip_prefix(keys::PENDING_PREFIX)
             .and_then(|r| r.split_once('/'))
@@ -498,6 +522,34 @@ impl Leader {
     /// Work held by a worker that is gone: unclaimed snapshots move to another worker of the
     /// group (keeping their ids) or wait pending; runs it had started are recorded lost.
     async fn fail_over(&mut self, group: &str, worker: &str) -> Result<(), LeadError> {
+        let vanished: Vec<JobSnapshot> = self
+            .claimed
+            .values()
+            .filter(|(w, s)| w == worker && s.group == group)
+            .map(|(_, s)| s.clone())
+            .collect();
+        for s in vanished {
+            self.claimed.remove(&s.id);
+            let local = Local::now().naive_local();
+            let mut run = JobExecuteSnapshot::started(&s, &local);
+            run.finish(
+                ExecuteStatus::LOST,
+                format!("lost: worker {worker} claimed the run and went away before reporting"),
+                &local,
+                Duration::ZERO,
+            );
+            // Only if no report arrived after all (neither pending nor collected).
+            let txn = TxnRequest {
+                compare: vec![
+                    ops::mod_revision_is(keys::execute_snapshot(group, worker, &s.id), 0),
+                    ops::mod_revision_is(keys::history(&s.id), 0),
+                ],
+                success: vec![records::finished(&run)],
+                failure: vec![],
+            };
+            self.kv.txn_as_leader(txn).await?;
+            tracing::info!(snapshot = %s.id, %worker, "claimed run lost with its worker");
+        }
         let held = self
             .kv
             .range(prefix(&keys::snapshot_worker_prefix(group, worker)))
