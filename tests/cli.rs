@@ -94,14 +94,7 @@ async fn bad_requests_are_refused_with_a_reason_and_store_nothing() {
     for i in 0..5 {
         c.put(put_req("/cli/h", &i.to_string())).await.unwrap();
     }
-    let now = c
-        .put(put_req("/cli/h", "last"))
-        .await
-        .unwrap()
-        .into_inner()
-        .header
-        .unwrap()
-        .revision;
+    let now = put_at_revision(&mut c, "/cli/h", "last").await;
     let compacted = cli(&["kv", "compact", &(now - 1).to_string(), "--endpoints", &ep]);
     assert!(compacted.status.success());
     let err = refused(&[

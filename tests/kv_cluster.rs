@@ -233,14 +233,7 @@ async fn a_leased_key_expires_everywhere_and_lives_while_kept_alive_across_a_lea
 async fn a_watch_from_an_old_revision_gets_what_it_missed_in_order_exactly_once() {
     let cluster = Cluster::start(3, &[]).await;
     let mut c = kv(&cluster.endpoint(1)).await;
-    let first = c
-        .put(put_req("/t/watch/a", "1"))
-        .await
-        .unwrap()
-        .into_inner()
-        .header
-        .unwrap()
-        .revision;
+    let first = put_at_revision(&mut c, "/t/watch/a", "1").await;
     c.put(put_req("/t/watch/b", "2")).await.unwrap();
     c.put(put_req("/t/other", "not watched")).await.unwrap();
     c.put(put_req("/t/watch/a", "3")).await.unwrap();

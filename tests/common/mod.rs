@@ -277,6 +277,12 @@ pub fn put_req(key: &str, value: &str) -> PutRequest {
     }
 }
 
+/// Puts `key` and returns the revision the cluster committed it at.
+pub async fn put_at_revision(c: &mut KvClient<Channel>, key: &str, value: &str) -> i64 {
+    let resp = c.put(put_req(key, value)).await.expect("put").into_inner();
+    resp.header.expect("a response header").revision
+}
+
 /// A key's value as the node at `endpoint` has applied it (serializable: no leader involved).
 pub async fn local_value(endpoint: &str, key: &str) -> Option<String> {
     let mut c = KvClient::new(channel(endpoint).await.ok()?);
