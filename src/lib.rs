@@ -20,10 +20,8 @@ pub mod pb {
         pub use forest_storage::pb::*;
         tonic::include_proto!("forest.kv.v1");
     }
-    /// Forest's own services (jobs and groups).
-    pub mod forest {
-        tonic::include_proto!("forest.v1");
-    }
+    /// Forest's own services (jobs, groups, the worker stream): generated once, in the SDK.
+    pub use forest_sdk::pb as forest;
     /// Node-to-node traffic.
     pub mod raft {
         tonic::include_proto!("forest.raft.v1");
