@@ -12,6 +12,7 @@ pub mod kv;
 pub mod model;
 pub mod scheduler;
 pub mod server;
+pub mod workers;
 
 /// Generated gRPC code.
 pub mod pb {

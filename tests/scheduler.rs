@@ -16,22 +16,6 @@ use forest::pb::kv::{
     LeaseGrantRequest, LeaseKeepAliveRequest, PutRequest, RangeRequest, TxnRequest,
 };
 
-fn job(id: &str, group: &str, cron: &str) -> JobConf {
-    JobConf {
-        id: id.into(),
-        name: format!("job {id}"),
-        group: group.into(),
-        cron: cron.into(),
-        status: 1,
-        target: "noop".into(),
-        ..Default::default()
-    }
-}
-
-async fn put_json(ep: &str, key: String, value: String) {
-    kv(ep).await.put(put_req(&key, &value)).await.expect("put");
-}
-
 /// Every snapshot id each worker ran, in the order it claimed them.
 type Ran = Arc<Mutex<Vec<(String, String)>>>;
 
@@ -136,18 +120,6 @@ async fn report_until_stored(
     while c.put(put_req(key, &report.to_json())).await.is_err() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-}
-
-async fn history(ep: &str) -> BTreeMap<String, JobExecuteSnapshot> {
-    read_prefix(ep, keys::HISTORY_PREFIX)
-        .await
-        .kvs
-        .into_iter()
-        .map(|kv| {
-            let run = JobExecuteSnapshot::from_json(&kv.value).expect("history record");
-            (run.id.clone(), run)
-        })
-        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

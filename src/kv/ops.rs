@@ -3,10 +3,16 @@
 use crate::pb::kv::{compare, request_op, Compare, DeleteRangeRequest, PutRequest, RequestOp};
 
 pub fn put(key: impl AsRef<[u8]>, value: impl AsRef<[u8]>) -> RequestOp {
+    put_leased(key, value, 0)
+}
+
+/// A put whose key goes when `lease` (0: none) ends.
+pub fn put_leased(key: impl AsRef<[u8]>, value: impl AsRef<[u8]>, lease: i64) -> RequestOp {
     RequestOp {
         request: Some(request_op::Request::Put(PutRequest {
             key: key.as_ref().to_vec(),
             value: value.as_ref().to_vec(),
+            lease,
             ..Default::default()
         })),
     }

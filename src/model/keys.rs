@@ -11,6 +11,8 @@
 //! | `/forest/client/<group>/clients/<worker>` | worker name, lease |
 //! | `/forest/client/snapshot/<group>/<worker>/<id>` | [`JobSnapshot`](super::JobSnapshot) JSON |
 //! | `/forest/client/execute/snapshot/<group>/<worker>/<id>` | [`JobExecuteSnapshot`](super::JobExecuteSnapshot) JSON |
+//! | `/forest/server/worker/<group>/<worker>` | [`WorkerInfo`](super::WorkerInfo) JSON, under the worker's lease (new) |
+//! | `/forest/server/cancel/<group>/<worker>/<id>` | why the run must stop (new) |
 //!
 //! The builders here only format: group, worker and id segments must already be valid
 //! ([`is_valid_segment`]; `JobConf::validate` and `GroupConf::validate` check theirs). The
@@ -47,6 +49,13 @@ pub const PENDING_PREFIX: &str = "/forest/server/pending/";
 /// Finished runs kept until the execution history takes them over:
 /// `/forest/server/history/<snapshotId>` = JobExecuteSnapshot JSON.
 pub const HISTORY_PREFIX: &str = "/forest/server/history/";
+/// Streamed workers' details, beside their original registry key and under the same lease:
+/// `/forest/server/worker/<group>/<worker>` = WorkerInfo JSON.
+pub const WORKER_PREFIX: &str = "/forest/server/worker/";
+/// Runs the scheduler wants stopped (timeout, a replacing run): `/forest/server/cancel/<group>/
+/// <worker>/<snapshotId>` = the reason. The worker's node pushes it to the worker and deletes it
+/// on the worker's acknowledgement. Under `server/` so no original client mistakes it for work.
+pub const CANCEL_PREFIX: &str = "/forest/server/cancel/";
 pub const CLIENT_ROOT: &str = "/forest/client/";
 /// Pending snapshots of every group (the original's `JobSnapshotPath`).
 pub const SNAPSHOT_PREFIX: &str = "/forest/client/snapshot/";
@@ -95,6 +104,23 @@ pub fn clients_prefix(group: &str) -> String {
 /// original (and its clients) take the **value** as the name: readers should as well.
 pub fn client(group: &str, worker: &str) -> String {
     format!("{CLIENT_ROOT}{group}/{CLIENTS}/{worker}")
+}
+
+pub fn worker_info(group: &str, worker: &str) -> String {
+    format!("{WORKER_PREFIX}{group}/{worker}")
+}
+
+pub fn cancel(group: &str, worker: &str, id: &str) -> String {
+    format!("{CANCEL_PREFIX}{group}/{worker}/{id}")
+}
+
+pub fn cancel_worker_prefix(group: &str, worker: &str) -> String {
+    format!("{CANCEL_PREFIX}{group}/{worker}/")
+}
+
+/// `/forest/server/cancel/<group>/<worker>/<id>` → its parts, as [`parse_snapshot_key`].
+pub fn parse_cancel_key(key: &str) -> Option<WorkKey<'_>> {
+    parse_work_key(key, CANCEL_PREFIX)
 }
 
 pub fn snapshot_group_prefix(group: &str) -> String {

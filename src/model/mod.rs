@@ -9,6 +9,7 @@
 //! - [`snapshot`]: [`JobSnapshot`] (pending work) and [`JobExecuteSnapshot`] (a run's report),
 //!   with the original's execution status codes and Forest's new ones.
 //! - [`ids`]: the original's serial numbers and Forest's deterministic snapshot ids.
+//! - [`worker`]: [`WorkerInfo`], a streamed worker's details beside its registry key.
 //! - [`json`]: reading and writing these values the way the original's Go code did.
 
 pub mod ids;
@@ -17,11 +18,13 @@ pub mod json;
 pub mod keys;
 pub mod plan;
 pub mod snapshot;
+pub mod worker;
 
 pub use ids::SnapshotId;
 pub use job::{GroupConf, JobConf};
 pub use json::WireJson;
 pub use snapshot::{ExecuteStatus, JobExecuteSnapshot, JobSnapshot};
+pub use worker::WorkerInfo;
 
 /// What is wrong with a value of this vocabulary: which field, and why.
 ///

@@ -145,7 +145,8 @@ pub async fn serve(opts: ServeOptions) -> anyhow::Result<()> {
         .add_service(cluster.rpc_service())
         .add_service(crate::pb::forest::jobs_server::JobsServer::new(
             crate::jobs::Jobs::new(kv.clone()),
-        ));
+        ))
+        .add_service(crate::workers::WorkerService::new(kv.clone(), Default::default()).server());
     let grpc_server = tokio::spawn({
         let shutdown = shutdown.clone();
         async move {

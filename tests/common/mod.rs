@@ -370,3 +370,47 @@ pub fn refused_at(endpoint: &str, args: &[&str]) -> String {
     all.extend(["--endpoints", endpoint]);
     refused(&all)
 }
+
+/// A job as the original's JSON would give it: enabled, target `noop`.
+pub fn job(id: &str, group: &str, cron: &str) -> forest::model::JobConf {
+    forest::model::JobConf {
+        id: id.into(),
+        name: format!("job {id}"),
+        group: group.into(),
+        cron: cron.into(),
+        status: 1,
+        target: "noop".into(),
+        ..Default::default()
+    }
+}
+
+pub async fn put_json(ep: &str, key: String, value: String) {
+    kv(ep).await.put(put_req(&key, &value)).await.expect("put");
+}
+
+/// Creates a group through the KV, as the original's UI did.
+pub async fn add_group(ep: &str, name: &str) {
+    put_json(
+        ep,
+        forest::model::keys::group(name),
+        format!(r#"{{"name":"{name}","remark":""}}"#),
+    )
+    .await;
+}
+
+/// The finished runs collected so far, by snapshot id.
+pub async fn history(
+    ep: &str,
+) -> std::collections::BTreeMap<String, forest::model::JobExecuteSnapshot> {
+    use forest::model::WireJson;
+    read_prefix(ep, forest::model::keys::HISTORY_PREFIX)
+        .await
+        .kvs
+        .into_iter()
+        .map(|kv| {
+            let run =
+                forest::model::JobExecuteSnapshot::from_json(&kv.value).expect("history record");
+            (run.id.clone(), run)
+        })
+        .collect()
+}

@@ -1,0 +1,136 @@
+//! Claims and results as KV writes: the same keys an original client writes (forest-compat §5),
+//! so the scheduler collects a streamed worker's runs exactly like a legacy client's.
+//!
+//! A claim deletes the snapshot and writes the running report in one transaction that holds
+//! only if the snapshot is still there: a run is claimed once, and never after the scheduler
+//! moved it elsewhere. A result replaces the running report only if that report is still the
+//! one written at claim time: a run the scheduler already closed (timed out, or lost while its
+//! worker was away) keeps its record, and the worker is told.
+
+use std::time::Duration;
+
+use chrono::{Local, NaiveDateTime, TimeZone};
+use tonic::Status;
+
+use super::limits;
+use crate::kv::{ops, Kv};
+use crate::model::{keys, ExecuteStatus, JobExecuteSnapshot, JobSnapshot, WireJson};
+use crate::pb::forest::Result as RunResult;
+use crate::pb::kv::{RangeRequest, TxnRequest};
+
+/// Why a claim or result was not taken.
+pub type Refusal = String;
+
+fn local_time(ms: i64) -> Option<NaiveDateTime> {
+    Local
+        .timestamp_millis_opt(ms)
+        .single()
+        .map(|t| t.naive_local())
+}
+
+pub async fn claim(
+    kv: &Kv,
+    group: &str,
+    worker: &str,
+    snapshot: &JobSnapshot,
+) -> Result<Result<(), Refusal>, Status> {
+    let key = keys::snapshot(group, worker, &snapshot.id);
+    let mut run = JobExecuteSnapshot::started(snapshot, &Local::now().naive_local());
+    run.ip = worker.to_string();
+    let txn = TxnRequest {
+        compare: vec![ops::exists(&key)],
+        success: vec![
+            ops::delete(&key),
+            ops::put(
+                keys::execute_snapshot(group, worker, &snapshot.id),
+                run.to_json(),
+            ),
+        ],
+        failure: vec![],
+    };
+    let ok = kv.txn(txn).await.map_err(Status::from)?.succeeded;
+    Ok(if ok {
+        Ok(())
+    } else {
+        Err("the snapshot is no longer yours (moved or deleted)".into())
+    })
+}
+
+/// Statuses a worker may end a run with; the others (timeout, lost, missed) are the
+/// scheduler's to give.
+fn worker_status(code: i32) -> Option<ExecuteStatus> {
+    let s = ExecuteStatus::from_code(code.into());
+    [
+        ExecuteStatus::SUCCESS,
+        ExecuteStatus::UNKNOWN_TARGET,
+        ExecuteStatus::ERROR,
+        ExecuteStatus::CANCELLED,
+    ]
+    .contains(&s)
+    .then_some(s)
+}
+
+pub async fn finish(
+    kv: &Kv,
+    group: &str,
+    worker: &str,
+    r: &RunResult,
+    progress: &str,
+) -> Result<Result<(), Refusal>, Status> {
+    let status = worker_status(r.status).ok_or_else(|| {
+        Status::invalid_argument(format!(
+            "status {} is not one a worker reports (2, 3, -1 or -5)",
+            r.status
+        ))
+    })?;
+    limits::check_text("result", &r.result)?;
+    limits::check_text("output", &r.output)?;
+    let key = keys::execute_snapshot(group, worker, &r.snapshot_id);
+    let found = kv
+        .range(RangeRequest {
+            key: key.as_bytes().to_vec(),
+            ..Default::default()
+        })
+        .await
+        .map_err(Status::from)?;
+    let Some(current) = found.kvs.into_iter().next() else {
+        return Ok(Err("the run was already closed (timed out or lost)".into()));
+    };
+    let Ok(mut run) = JobExecuteSnapshot::from_json(&current.value) else {
+        return Ok(Err("the run's report does not parse".into()));
+    };
+    if run.status.is_final() {
+        return Ok(Err(format!(
+            "the run already ended with status {}",
+            run.status
+        )));
+    }
+    let now = Local::now().naive_local();
+    let finished = local_time(r.finished_at_ms).unwrap_or(now);
+    if let Some(started) = local_time(r.started_at_ms) {
+        run.start_time = crate::model::snapshot::format_time(&started);
+    }
+    let took = if r.started_at_ms > 0 && r.finished_at_ms >= r.started_at_ms {
+        Duration::from_millis((r.finished_at_ms - r.started_at_ms) as u64)
+    } else {
+        Duration::ZERO
+    };
+    run.finish(status, r.result.clone(), &finished, took);
+    let mut output = progress.to_string();
+    if !r.output.is_empty() {
+        output.clear();
+        limits::append_tail(&mut output, &r.output);
+    }
+    run.output = output;
+    let txn = TxnRequest {
+        compare: vec![ops::mod_revision_is(&key, current.mod_revision)],
+        success: vec![ops::put(&key, run.to_json())],
+        failure: vec![],
+    };
+    let ok = kv.txn(txn).await.map_err(Status::from)?.succeeded;
+    Ok(if ok {
+        Ok(())
+    } else {
+        Err("the run was closed while the result was on its way".into())
+    })
+}
