@@ -9,9 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use common::*;
-use forest::model::{
-    keys, ExecuteStatus, JobConf, JobExecuteSnapshot, JobSnapshot, SnapshotId, WireJson,
-};
+use forest::model::{keys, ExecuteStatus, JobExecuteSnapshot, JobSnapshot, SnapshotId, WireJson};
 use forest::pb::kv::{
     LeaseGrantRequest, LeaseKeepAliveRequest, PutRequest, RangeRequest, TxnRequest,
 };
