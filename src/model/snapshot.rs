@@ -81,6 +81,9 @@ pub struct JobSnapshot {
     /// Seconds the run may take before it is cancelled; 0 = no limit (the job's `timeout`).
     #[serde(skip_serializing_if = "is_default")]
     pub timeout: u64,
+    /// A retry waits in its group's queue until this instant (its backoff).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub not_before: Option<DateTime<FixedOffset>>,
 }
 
 impl JobSnapshot {
@@ -129,6 +132,7 @@ impl WireJson for JobSnapshot {
         "shardTotal",
         "deadline",
         "timeout",
+        "notBefore",
     ];
 }
 

@@ -1,26 +1,33 @@
-//! One term of leadership: load, then fire, dispatch, fail over and collect until the term ends.
+//! One term of leadership: load, then fire, dispatch, fail over, time out, retry and collect
+//! until the term ends.
 
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap};
 use std::time::Duration;
 
-use chrono::{DateTime, Local, Utc};
+use chrono::{DateTime, Local, TimeZone, Utc};
 use futures::StreamExt;
 
+use super::book::{job_of, Book, Place};
 use super::misfire;
 use super::records;
+use super::route::{self, Placement};
 use crate::cron::Schedule;
 use crate::kv::ops;
 use crate::kv::{prefix_end, Kv, KvError, WatchStream};
+use crate::model::job::{Concurrency, Route};
 use crate::model::plan::Cursor;
+use crate::model::snapshot::parse_time;
 use crate::model::{
     keys, ExecuteStatus, JobConf, JobExecuteSnapshot, JobSnapshot, SnapshotId, WireJson,
 };
 use crate::pb::kv::{
-    event::EventType, KeyValue, RangeRequest, RequestOp, TxnRequest, WatchRequest,
+    event::EventType, DeleteRangeRequest, KeyValue, RangeRequest, RequestOp, TxnRequest,
+    WatchRequest,
 };
 
-/// The longest the loop sleeps: pending deadlines and leadership are checked at least this often.
+/// The longest the loop sleeps: pending deadlines, retries, timeouts and leadership are
+/// checked at least this often.
 const IDLE: Duration = Duration::from_millis(500);
 /// Jobs per firing transaction (each job takes a compare and one or more puts).
 const JOBS_PER_TXN: usize = 20;
@@ -46,6 +53,7 @@ struct Job {
 pub struct Leader {
     kv: Kv,
     term: u64,
+    /// Every job that parses, paused ones included (their runs still time out).
     jobs: HashMap<String, Job>,
     /// (next tick, job id); stale entries are skipped when popped.
     due: BinaryHeap<Reverse<(DateTime<Utc>, String)>>,
@@ -54,9 +62,10 @@ pub struct Leader {
     round_robin: HashMap<String, usize>,
     /// group → pending snapshot id → (snapshot, its key's mod revision).
     pending: BTreeMap<String, BTreeMap<String, (JobSnapshot, i64)>>,
-    /// Snapshots a worker claimed (deleted) but has not yet reported on, by snapshot id: if
-    /// the worker goes away first, the run is recorded lost instead of vanishing.
+    /// Snapshots a legacy client claimed (deleted) but has not yet reported on, by snapshot
+    /// id: if the client goes away first, the run is recorded lost instead of vanishing.
     claimed: HashMap<String, (String, JobSnapshot)>,
+    book: Book,
 }
 
 fn prefix(p: &str) -> RangeRequest {
@@ -71,6 +80,16 @@ fn text(b: &[u8]) -> &str {
     std::str::from_utf8(b).unwrap_or("")
 }
 
+fn local_now() -> chrono::NaiveDateTime {
+    Local::now().naive_local()
+}
+
+/// Closes a report with a status the scheduler decides (lost, timed out, missed, cancelled).
+fn closed(mut run: JobExecuteSnapshot, status: ExecuteStatus, why: String) -> JobExecuteSnapshot {
+    run.finish(status, why, &local_now(), Duration::ZERO);
+    run
+}
+
 impl Leader {
     pub async fn lead(kv: Kv, term: u64) -> Result<(), LeadError> {
         let mut leader = Leader {
@@ -82,6 +101,7 @@ impl Leader {
             round_robin: HashMap::new(),
             claimed: HashMap::new(),
             pending: BTreeMap::new(),
+            book: Book::default(),
         };
         let mut changes = leader.load().await?;
         leader.recover_orphans().await?;
@@ -90,6 +110,8 @@ impl Leader {
         loop {
             leader.fire_due().await?;
             leader.expire_pending().await?;
+            leader.expire_runs().await?;
+            leader.flush_pending().await?;
             let wait = leader
                 .due
                 .peek()
@@ -136,25 +158,35 @@ impl Leader {
             }
         }
         for kv in &clients.kvs {
-            if let Some((group, worker)) = keys::parse_client_key(text(&kv.key)) {
+            let key = text(&kv.key);
+            if let Some((group, worker)) = keys::parse_client_key(key) {
                 self.workers
                     .entry(group.to_string())
                     .or_default()
                     .insert(worker.to_string());
+            } else if let Some(w) = keys::parse_snapshot_key(key) {
+                self.book.set(
+                    w.id,
+                    Place::Dispatched {
+                        group: w.group.to_string(),
+                        worker: w.worker.to_string(),
+                    },
+                );
             }
         }
         for kv in pending.kvs {
-            if let Ok(s) = JobSnapshot::from_json(&kv.value) {
-                self.pending
-                    .entry(s.group.clone())
-                    .or_default()
-                    .insert(s.id.clone(), (s, kv.mod_revision));
-            }
+            self.on_pending(kv);
         }
         for kv in confs.kvs {
             let cursor =
                 keys::parse_job_conf_key(text(&kv.key)).and_then(|id| cursors.get(id).copied());
             self.upsert_job(&kv, cursor);
+        }
+        // Running reports last: their timeouts come from the jobs just loaded.
+        for kv in &clients.kvs {
+            if keys::parse_execute_snapshot_key(text(&kv.key)).is_some() {
+                self.on_report(kv);
+            }
         }
         tracing::info!(
             term = self.term,
@@ -179,9 +211,6 @@ impl Leader {
             return;
         };
         let previous = self.jobs.remove(&conf.id);
-        if !conf.is_running() {
-            return;
-        }
         let schedule = match crate::jobs::schedule(&conf) {
             Ok(s) => s,
             Err(e) => {
@@ -192,12 +221,15 @@ impl Leader {
         // A job resumed after a pause starts from now: the paused ticks were not owed.
         let now = Utc::now();
         let (cursor, cursor_rev) = match (previous, cursor) {
-            (Some(p), _) => (p.cursor, p.cursor_rev),
+            (Some(p), _) if p.conf.is_running() => (p.cursor, p.cursor_rev),
+            (Some(p), _) => (now, p.cursor_rev),
             (None, Some((last, rev))) => (last, rev),
             (None, None) => (now, 0),
         };
-        if let Some(next) = schedule.next_after(cursor) {
-            self.due.push(Reverse((next, conf.id.clone())));
+        if conf.is_running() {
+            if let Some(next) = schedule.next_after(cursor) {
+                self.due.push(Reverse((next, conf.id.clone())));
+            }
         }
         let id = conf.id.clone();
         self.jobs.insert(
@@ -207,6 +239,62 @@ impl Leader {
                 schedule,
                 cursor,
                 cursor_rev,
+            },
+        );
+    }
+
+    /// The running job's conf, if it is scheduled (not paused or deleted).
+    fn running_job(&self, job_id: &str) -> Option<&JobConf> {
+        self.jobs
+            .get(job_id)
+            .map(|j| &j.conf)
+            .filter(|c| c.is_running())
+    }
+
+    fn on_pending(&mut self, kv: KeyValue) {
+        if let Ok(s) = JobSnapshot::from_json(&kv.value) {
+            self.book.set(
+                &s.id,
+                Place::Pending {
+                    group: s.group.clone(),
+                },
+            );
+            self.pending
+                .entry(s.group.clone())
+                .or_default()
+                .insert(s.id.clone(), (s, kv.mod_revision));
+        }
+    }
+
+    /// A report under `/forest/client/execute/snapshot/...`: running ones go in the book with
+    /// their timeout, final ones wait for collection.
+    fn on_report(&mut self, kv: &KeyValue) {
+        let Some(w) = keys::parse_execute_snapshot_key(text(&kv.key)) else {
+            return;
+        };
+        let Ok(run) = JobExecuteSnapshot::from_json(&kv.value) else {
+            return;
+        };
+        if run.status.is_final() {
+            self.book.clear(w.id);
+            return;
+        }
+        let started = parse_time(&run.start_time)
+            .and_then(|t| Local.from_local_datetime(&t).earliest())
+            .map_or_else(Utc::now, |t| t.with_timezone(&Utc));
+        let deadline = self
+            .jobs
+            .get(&run.job_id)
+            .and_then(|j| j.conf.run_timeout())
+            .and_then(|t| chrono::Duration::from_std(t).ok())
+            .map(|t| started + t);
+        self.book.set(
+            w.id,
+            Place::Running {
+                group: w.group.to_string(),
+                worker: w.worker.to_string(),
+                rev: kv.mod_revision,
+                deadline,
             },
         );
     }
@@ -223,10 +311,26 @@ impl Leader {
             let id = work.id.to_string();
             match prev.and_then(|p| JobSnapshot::from_json(&p.value).ok()) {
                 Some(s) if deleted => {
+                    self.book.set(
+                        &id,
+                        Place::Running {
+                            group: work.group.to_string(),
+                            worker: work.worker.to_string(),
+                            rev: 0,
+                            deadline: None,
+                        },
+                    );
                     self.claimed.insert(id, (work.worker.to_string(), s));
                 }
                 _ => {
                     self.claimed.remove(&id);
+                    self.book.set(
+                        &id,
+                        Place::Dispatched {
+                            group: work.group.to_string(),
+                            worker: work.worker.to_string(),
+                        },
+                    );
                 }
             }
         } else if let Some(id) = keys::parse_job_conf_key(&key) {
@@ -253,7 +357,10 @@ impl Leader {
             }
         } else if let Some(work) = keys::parse_execute_snapshot_key(&key) {
             self.claimed.remove(work.id);
-            if !deleted {
+            if deleted {
+                self.book.clear(work.id);
+            } else {
+                self.on_report(&kv);
                 self.collect(&kv).await?;
             }
         } else if let Some((group, id)) = key
@@ -262,44 +369,62 @@ impl Leader {
         {
             let (group, id) = (group.to_string(), id.to_string());
             if deleted {
+                self.book.clear(&id);
                 if let Some(m) = self.pending.get_mut(&group) {
                     m.remove(&id);
                 }
-            } else if let Ok(s) = JobSnapshot::from_json(&kv.value) {
-                self.pending
-                    .entry(group)
-                    .or_default()
-                    .insert(id, (s, kv.mod_revision));
+            } else {
+                self.on_pending(kv);
                 self.flush_pending().await?;
             }
+        } else if let Some(id) = key.strip_prefix(keys::HISTORY_PREFIX) {
+            self.book.clear(id);
         }
         Ok(())
     }
 
-    /// The group's next online worker, round robin.
-    fn pick_worker(&mut self, group: &str) -> Option<String> {
-        let online = self.workers.get(group).filter(|s| !s.is_empty())?;
-        let turn = self.round_robin.entry(group.to_string()).or_default();
-        *turn = turn.wrapping_add(1);
-        online.iter().nth(*turn % online.len()).cloned()
+    /// Where the snapshots of one run of `conf` go, by its route. `avoid`: a worker to pass
+    /// over when another is online.
+    fn place(&mut self, conf: &JobConf, route: Route, avoid: Option<&str>) -> Vec<Placement> {
+        let online: Vec<String> = self
+            .workers
+            .get(&conf.group)
+            .map(|s| s.iter().cloned().collect())
+            .unwrap_or_default();
+        let load = if route == Route::LeastBusy {
+            self.book.load_of(&conf.group)
+        } else {
+            HashMap::new()
+        };
+        let turn = self.round_robin.entry(conf.group.clone()).or_default();
+        route::place(
+            route,
+            conf.shards,
+            &conf.id,
+            route::Group {
+                online: &online,
+                load: &load,
+                turn,
+            },
+            avoid,
+        )
     }
 
-    /// The snapshot of one tick, for a worker (or pending when `worker` is None).
-    fn snapshot(
-        &self,
-        conf: &JobConf,
-        tick: DateTime<Utc>,
-        worker: Option<&str>,
-    ) -> Option<JobSnapshot> {
-        let id = SnapshotId::tick(&tick, &conf.id).ok()?;
-        let now = Local::now().naive_local();
+    /// The snapshot of one tick's slot, for a worker (or pending when it has none).
+    fn snapshot(conf: &JobConf, tick: DateTime<Utc>, p: &Placement) -> Option<JobSnapshot> {
+        let mut id = SnapshotId::tick(&tick, &conf.id).ok()?;
+        if p.total > 0 {
+            id = id.with_slot(p.slot).ok()?;
+        }
         let mut s = JobSnapshot::from_conf(
             conf,
             id.to_string(),
-            worker.unwrap_or_default().to_string(),
-            &now,
+            p.worker.clone().unwrap_or_default(),
+            &local_now(),
         );
         s.scheduled_at = Some(tick.fixed_offset());
+        s.shard_index = p.slot;
+        s.shard_total = p.total;
         let deadline = tick
             + chrono::Duration::from_std(conf.starting_deadline_or_default()).unwrap_or_default();
         s.deadline = Some(deadline.fixed_offset());
@@ -308,12 +433,10 @@ impl Leader {
 
     fn missed(conf: &JobConf, tick: DateTime<Utc>, why: &str) -> Option<JobExecuteSnapshot> {
         let id = SnapshotId::tick(&tick, &conf.id).ok()?;
-        let now = Local::now().naive_local();
-        let s = JobSnapshot::from_conf(conf, id.to_string(), String::new(), &now);
-        let mut run = JobExecuteSnapshot::started(&s, &now);
+        let s = JobSnapshot::from_conf(conf, id.to_string(), String::new(), &local_now());
+        let mut run = JobExecuteSnapshot::started(&s, &local_now());
         run.scheduled_at = Some(tick.fixed_offset());
-        run.finish(ExecuteStatus::MISSED, why.to_string(), &now, Duration::ZERO);
-        Some(run)
+        Some(closed(run, ExecuteStatus::MISSED, why.to_string()))
     }
 
     /// Fires every job whose next tick has come, in batched transactions.
@@ -327,7 +450,7 @@ impl Leader {
             let Some(Reverse((_, id))) = self.due.pop() else {
                 break;
             };
-            if self.jobs.contains_key(&id) && !ready.contains(&id) {
+            if self.running_job(&id).is_some() && !ready.contains(&id) {
                 ready.push(id);
             }
         }
@@ -340,6 +463,7 @@ impl Leader {
     async fn fire_batch(&mut self, ids: &[String], now: DateTime<Utc>) -> Result<(), LeadError> {
         let mut txn = TxnRequest::default();
         let mut decided = Vec::new();
+        let mut replaced = Vec::new();
         for id in ids {
             let Some(job) = self.jobs.get(id) else {
                 continue;
@@ -357,16 +481,30 @@ impl Leader {
             let Some(cursor) = d.cursor else { continue };
             let conf = job.conf.clone();
             txn.compare
-                .push(ops::mod_revision_is(&keys::plan(id), job.cursor_rev));
+                .push(ops::mod_revision_is(keys::plan(id), job.cursor_rev));
             txn.success.push(records::cursor(id, cursor));
+            let mut going = self.book.outstanding(id, "");
             for tick in &d.fire {
-                let worker = self.pick_worker(&conf.group);
-                if let Some(s) = self.snapshot(&conf, *tick, worker.as_deref()) {
-                    txn.success.push(if worker.is_some() {
-                        records::dispatch(&s)
-                    } else {
-                        records::pending(&s)
-                    });
+                match conf.concurrency {
+                    Concurrency::Forbid if !going.is_empty() => {
+                        let why = "skipped: the previous run was still going (concurrency forbid)";
+                        if let Some(run) = Self::missed(&conf, *tick, why) {
+                            txn.success.push(records::finished(&run));
+                        }
+                        continue;
+                    }
+                    Concurrency::Replace => replaced.append(&mut going),
+                    _ => {}
+                }
+                for p in self.place(&conf, conf.route, None) {
+                    if let Some(s) = Self::snapshot(&conf, *tick, &p) {
+                        txn.success.push(if p.worker.is_some() {
+                            records::dispatch(&s)
+                        } else {
+                            records::pending(&s)
+                        });
+                        going.push((s.id, Place::Pending { group: s.group }));
+                    }
                 }
             }
             for tick in &d.missed {
@@ -380,6 +518,14 @@ impl Leader {
         }
         if decided.is_empty() {
             return Ok(());
+        }
+        for (id, place) in replaced {
+            self.cancel(
+                &id,
+                &place,
+                "cancelled: replaced by a newer run (concurrency replace)",
+            )
+            .await?;
         }
         let resp = match self.kv.txn_as_leader(txn).await {
             Err(KvError::Cluster(crate::cluster::ClusterError::NotLeader)) => {
@@ -435,8 +581,11 @@ impl Leader {
         Ok(())
     }
 
-    /// Moves the ticks waiting in groups that now have a worker to their workers.
+    /// Moves the runs waiting in groups that now have a worker to their workers: ticks that
+    /// found nobody, manual runs, and retries whose backoff has passed. A pending snapshot's
+    /// `ip` names the worker its previous attempt failed on, which a retry avoids.
     async fn flush_pending(&mut self) -> Result<(), LeadError> {
+        let now = Utc::now();
         let groups: Vec<String> = self.pending.keys().cloned().collect();
         for group in groups {
             let waiting: Vec<(JobSnapshot, i64)> = self
@@ -445,21 +594,73 @@ impl Leader {
                 .map(|m| m.values().cloned().collect())
                 .unwrap_or_default();
             for (mut s, rev) in waiting {
-                let Some(worker) = self.pick_worker(&group) else {
+                if s.not_before.is_some_and(|t| t > now) {
+                    continue;
+                }
+                let key = keys::pending(&group, &s.id);
+                let conf = self.jobs.get(&s.job_id).map(|j| j.conf.clone());
+                let policy = conf.as_ref().map_or(Concurrency::Allow, |c| c.concurrency);
+                let rivals: Vec<(String, Place)> = self
+                    .book
+                    .outstanding(&s.job_id, &s.id)
+                    .into_iter()
+                    .filter(|(_, p)| !matches!(p, Place::Pending { .. }))
+                    .collect();
+                if policy == Concurrency::Forbid && !rivals.is_empty() {
+                    let run = closed(
+                        JobExecuteSnapshot::started(&s, &local_now()),
+                        ExecuteStatus::MISSED,
+                        "skipped: the previous run was still going (concurrency forbid)".into(),
+                    );
+                    self.hand_over(&key, rev, vec![records::finished(&run)])
+                        .await?;
+                    self.forget_pending(&group, &s.id);
+                    continue;
+                }
+                // A waiting slot of a broadcast or sharded tick goes to one worker.
+                let route = conf
+                    .as_ref()
+                    .map(|c| c.route)
+                    .filter(|r| !r.fans_out())
+                    .unwrap_or(Route::RoundRobin);
+                let fallback = JobConf {
+                    group: group.clone(),
+                    id: s.job_id.clone(),
+                    ..Default::default()
+                };
+                let avoid = (!s.ip.is_empty()).then(|| s.ip.clone());
+                let placed =
+                    self.place(conf.as_ref().unwrap_or(&fallback), route, avoid.as_deref());
+                let Some(worker) = placed.into_iter().find_map(|p| p.worker) else {
                     break;
                 };
-                let key = keys::pending(&group, &s.id);
-                s.ip = worker;
-                self.hand_over(&key, rev, records::dispatch(&s)).await?;
-                if let Some(m) = self.pending.get_mut(&group) {
-                    m.remove(&s.id);
+                if policy == Concurrency::Replace {
+                    for (id, place) in rivals {
+                        self.cancel(
+                            &id,
+                            &place,
+                            "cancelled: replaced by a newer run (concurrency replace)",
+                        )
+                        .await?;
+                    }
                 }
+                s.ip = worker;
+                s.not_before = None;
+                self.hand_over(&key, rev, vec![records::dispatch(&s)])
+                    .await?;
+                self.forget_pending(&group, &s.id);
             }
         }
         Ok(())
     }
 
-    /// Records as missed the pending ticks whose starting deadline passed with no worker.
+    fn forget_pending(&mut self, group: &str, id: &str) {
+        if let Some(m) = self.pending.get_mut(group) {
+            m.remove(id);
+        }
+    }
+
+    /// Records as missed the pending runs whose starting deadline passed with no worker.
     async fn expire_pending(&mut self) -> Result<(), LeadError> {
         let now = Utc::now();
         let mut expired = Vec::new();
@@ -472,36 +673,150 @@ impl Leader {
         }
         for (group, id, s, rev) in expired {
             let key = keys::pending(&group, &id);
-            let local = Local::now().naive_local();
-            let mut run = JobExecuteSnapshot::started(&s, &local);
-            run.finish(
+            let run = closed(
+                JobExecuteSnapshot::started(&s, &local_now()),
                 ExecuteStatus::MISSED,
                 "missed: no worker of the group came online before its deadline".into(),
-                &local,
-                Duration::ZERO,
             );
-            self.hand_over(&key, rev, records::finished(&run)).await?;
+            self.hand_over(&key, rev, vec![records::finished(&run)])
+                .await?;
             tracing::info!(snapshot = %id, %group, "tick missed: no worker before its deadline");
-            if let Some(m) = self.pending.get_mut(&group) {
-                m.remove(&id);
-            }
+            self.forget_pending(&group, &id);
         }
         Ok(())
     }
 
+    /// Runs past their timeout: recorded timed out (and retried if the job allows), and
+    /// their worker told to stop, in one transaction.
+    async fn expire_runs(&mut self) -> Result<(), LeadError> {
+        for (id, place) in self.book.overdue(Utc::now()) {
+            self.book.clear(&id);
+            let why = match self.jobs.get(job_of(&id)) {
+                Some(j) => format!("timeout: ran longer than {} s", j.conf.timeout),
+                None => "timeout".to_string(),
+            };
+            tracing::info!(snapshot = %id, "run timed out");
+            self.cancel_as(&id, &place, ExecuteStatus::TIMEOUT, &why)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Ends a run that has not finished: recorded cancelled, its worker told to stop.
+    async fn cancel(&mut self, id: &str, place: &Place, why: &str) -> Result<(), LeadError> {
+        tracing::info!(snapshot = %id, "run cancelled: {why}");
+        self.cancel_as(id, place, ExecuteStatus::CANCELLED, why)
+            .await
+    }
+
+    async fn cancel_as(
+        &mut self,
+        id: &str,
+        place: &Place,
+        status: ExecuteStatus,
+        why: &str,
+    ) -> Result<(), LeadError> {
+        let (key, worker) = match place {
+            Place::Pending { group } => (keys::pending(group, id), None),
+            Place::Dispatched { group, worker } => (keys::snapshot(group, worker, id), None),
+            Place::Running { group, worker, .. } => (
+                keys::execute_snapshot(group, worker, id),
+                Some((group.clone(), worker.clone())),
+            ),
+        };
+        let found = self
+            .kv
+            .range(RangeRequest {
+                key: key.clone().into_bytes(),
+                ..Default::default()
+            })
+            .await?;
+        let Some(kv) = found.kvs.into_iter().next() else {
+            return Ok(());
+        };
+        let run = match JobExecuteSnapshot::from_json(&kv.value) {
+            Ok(run) if worker.is_some() => run,
+            _ => match JobSnapshot::from_json(&kv.value) {
+                Ok(s) => JobExecuteSnapshot::started(&s, &local_now()),
+                Err(_) => return Ok(()),
+            },
+        };
+        let run = closed(run, status, why.to_string());
+        let mut with = self.closing(&run, worker.as_ref().map(|(_, w)| w.as_str()));
+        if let Some((group, worker)) = &worker {
+            with.push(ops::put(keys::cancel(group, worker, id), why));
+        }
+        self.hand_over(&key, kv.mod_revision, with).await
+    }
+
     /// Replaces `key`, if it is still as read at `rev`, by `with` in one transaction: every
     /// hand-over (pending → worker, worker → worker, report → history) is this move.
-    async fn hand_over(&self, key: &str, rev: i64, with: RequestOp) -> Result<(), LeadError> {
+    async fn hand_over(&self, key: &str, rev: i64, with: Vec<RequestOp>) -> Result<(), LeadError> {
+        let mut success = vec![ops::delete(key)];
+        success.extend(with);
         let txn = TxnRequest {
             compare: vec![ops::mod_revision_is(key, rev)],
-            success: vec![ops::delete(key), with],
+            success,
             failure: vec![],
         };
         self.kv.txn_as_leader(txn).await?;
         Ok(())
     }
 
-    /// A final report becomes a history record and its key goes, in one transaction.
+    /// What closing a run writes: its history record, and its retry when it failed and the
+    /// job allows another attempt (waiting out its backoff in the group's queue, avoiding
+    /// `worker`, the one it failed on).
+    fn closing(&self, run: &JobExecuteSnapshot, worker: Option<&str>) -> Vec<RequestOp> {
+        let mut ops = vec![records::finished(run)];
+        if let Some(retry) = self.retry_of(run, worker) {
+            tracing::info!(snapshot = %run.id, retry = %retry.id, attempt = retry.attempt, not_before = ?retry.not_before, "retrying");
+            ops.push(records::pending(&retry));
+        }
+        ops
+    }
+
+    fn retry_of(&self, run: &JobExecuteSnapshot, worker: Option<&str>) -> Option<JobSnapshot> {
+        let retriable = [
+            ExecuteStatus::ERROR,
+            ExecuteStatus::TIMEOUT,
+            ExecuteStatus::LOST,
+        ];
+        if !retriable.contains(&run.status) {
+            return None;
+        }
+        let conf = self.running_job(&run.job_id)?;
+        let retries = conf.retries?;
+        let attempt = run.attempt + 1;
+        if attempt > retries.count {
+            return None;
+        }
+        let id = run
+            .id
+            .parse::<SnapshotId>()
+            .ok()?
+            .with_attempt(attempt)
+            .ok()?;
+        let mut s = JobSnapshot::from_conf(
+            conf,
+            id.to_string(),
+            worker.unwrap_or_default().to_string(),
+            &local_now(),
+        );
+        let not_before =
+            Utc::now() + chrono::Duration::from_std(retries.delay(attempt)).unwrap_or_default();
+        s.scheduled_at = run.scheduled_at;
+        s.attempt = attempt;
+        s.shard_index = run.shard_index;
+        s.shard_total = run.shard_total;
+        s.not_before = Some(not_before.fixed_offset());
+        let deadline = not_before
+            + chrono::Duration::from_std(conf.starting_deadline_or_default()).unwrap_or_default();
+        s.deadline = Some(deadline.fixed_offset());
+        Some(s)
+    }
+
+    /// A final report becomes a history record (and maybe a retry) and its key goes, in one
+    /// transaction.
     async fn collect(&mut self, kv: &KeyValue) -> Result<(), LeadError> {
         let Ok(run) = JobExecuteSnapshot::from_json(&kv.value) else {
             tracing::warn!(
@@ -513,14 +828,14 @@ impl Leader {
         if !run.status.is_final() {
             return Ok(());
         }
-        let key = text(&kv.key);
-        self.hand_over(key, kv.mod_revision, records::finished(&run))
-            .await?;
-        Ok(())
+        let worker = keys::parse_execute_snapshot_key(text(&kv.key)).map(|w| w.worker);
+        let with = self.closing(&run, worker);
+        self.hand_over(text(&kv.key), kv.mod_revision, with).await
     }
 
     /// Work held by a worker that is gone: unclaimed snapshots move to another worker of the
-    /// group (keeping their ids) or wait pending; runs it had started are recorded lost.
+    /// group (keeping their ids) or wait pending; runs it had started are recorded lost (and
+    /// retried if the job allows); cancellations nobody will read go.
     async fn fail_over(&mut self, group: &str, worker: &str) -> Result<(), LeadError> {
         let vanished: Vec<JobSnapshot> = self
             .claimed
@@ -530,13 +845,11 @@ impl Leader {
             .collect();
         for s in vanished {
             self.claimed.remove(&s.id);
-            let local = Local::now().naive_local();
-            let mut run = JobExecuteSnapshot::started(&s, &local);
-            run.finish(
+            self.book.clear(&s.id);
+            let run = closed(
+                JobExecuteSnapshot::started(&s, &local_now()),
                 ExecuteStatus::LOST,
                 format!("lost: worker {worker} claimed the run and went away before reporting"),
-                &local,
-                Duration::ZERO,
             );
             // Only if no report arrived after all (neither pending nor collected).
             let txn = TxnRequest {
@@ -544,7 +857,7 @@ impl Leader {
                     ops::mod_revision_is(keys::execute_snapshot(group, worker, &s.id), 0),
                     ops::mod_revision_is(keys::history(&s.id), 0),
                 ],
-                success: vec![records::finished(&run)],
+                success: self.closing(&run, Some(worker)),
                 failure: vec![],
             };
             self.kv.txn_as_leader(txn).await?;
@@ -559,39 +872,59 @@ impl Leader {
                 continue;
             };
             let old = text(&kv.key).to_string();
-            let target = self.pick_worker(group);
+            let conf = self.jobs.get(&s.job_id).map(|j| j.conf.clone());
+            let route = conf
+                .as_ref()
+                .map(|c| c.route)
+                .filter(|r| !r.fans_out())
+                .unwrap_or(Route::RoundRobin);
+            let fallback = JobConf {
+                group: group.to_string(),
+                id: s.job_id.clone(),
+                ..Default::default()
+            };
+            let target = self
+                .place(conf.as_ref().unwrap_or(&fallback), route, Some(worker))
+                .into_iter()
+                .find_map(|p| p.worker)
+                .filter(|w| w != worker);
             s.ip = target.clone().unwrap_or_default();
             let moved: RequestOp = if target.is_some() {
                 records::dispatch(&s)
             } else {
                 records::pending(&s)
             };
-            self.hand_over(&old, kv.mod_revision, moved).await?;
+            self.hand_over(&old, kv.mod_revision, vec![moved]).await?;
         }
         let running = self
             .kv
             .range(prefix(&keys::execute_worker_prefix(group, worker)))
             .await?;
         for kv in running.kvs {
-            let Ok(mut run) = JobExecuteSnapshot::from_json(&kv.value) else {
+            let Ok(run) = JobExecuteSnapshot::from_json(&kv.value) else {
                 continue;
             };
             if run.status.is_final() {
                 self.collect(&kv).await?;
                 continue;
             }
-            let local = Local::now().naive_local();
-            run.finish(
+            let run = closed(
+                run,
                 ExecuteStatus::LOST,
                 format!("lost: worker {worker} went away during the run"),
-                &local,
-                Duration::ZERO,
             );
-            let key = text(&kv.key);
-            self.hand_over(key, kv.mod_revision, records::finished(&run))
-                .await?;
+            let with = self.closing(&run, Some(worker));
+            self.hand_over(text(&kv.key), kv.mod_revision, with).await?;
             tracing::info!(snapshot = %run.id, %worker, "run lost with its worker");
         }
+        let cancels = keys::cancel_worker_prefix(group, worker);
+        self.kv
+            .delete(DeleteRangeRequest {
+                range_end: prefix_end(cancels.as_bytes()).unwrap_or_default(),
+                key: cancels.into_bytes(),
+                prev_kv: false,
+            })
+            .await?;
         Ok(())
     }
 

@@ -12,9 +12,11 @@
 //! snapshot under the worker's key is the dispatch; the worker's reports under
 //! `/forest/client/execute/snapshot/...` are collected into `/forest/server/history/`.
 
+mod book;
 mod leader;
 pub mod misfire;
 mod records;
+mod route;
 
 use std::time::Duration;
 
