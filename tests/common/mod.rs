@@ -2,6 +2,8 @@
 //! public interfaces (the gRPC API and the `forest` CLI).
 #![allow(dead_code)]
 
+pub mod stream;
+
 use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
