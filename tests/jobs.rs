@@ -69,7 +69,10 @@ async fn bad_jobs_are_refused_with_the_reason_and_store_nothing() {
     let yaml = dir.path().join("job.yaml");
     std::fs::write(&yaml, "name: backup\ngroup: ops\n").unwrap();
     let err = refused_at(&ep, &["job", "add", "--file", yaml.to_str().unwrap()]);
-    assert!(err.contains("YAML is not read"), "{err}");
+    assert!(
+        err.contains("cron"),
+        "a YAML job is validated like any other: {err}"
+    );
     let no_version = job_file(
         dir.path(),
         "new.json",
@@ -97,6 +100,18 @@ async fn bad_jobs_are_refused_with_the_reason_and_store_nothing() {
             "nothing under {prefix}"
         );
     }
+
+    std::fs::write(
+        &yaml,
+        "name: nightly\ngroup: ops\ncron: \"0 0 2 * * ?\"\ntarget: shell\nparams: echo hi\nstatus: 1\n",
+    )
+    .unwrap();
+    let added = ok_json_at(&ep, &["job", "add", "--file", yaml.to_str().unwrap()]);
+    assert_eq!(
+        added["name"], "nightly",
+        "a job written as YAML is added: {added}"
+    );
+    assert_eq!(added["params"], "echo hi");
 }
 
 #[tokio::test]

@@ -178,7 +178,8 @@ impl EditArgs {
     }
 }
 
-/// Reads a JobConf JSON object from `path` (`-` = standard input).
+/// Reads a job from `path` (`-` = standard input): a JobConf as JSON, or the same object
+/// written as YAML (read into JSON first, so both follow the original's JSON rules).
 fn read_job_file(path: &str) -> anyhow::Result<JobConf> {
     let mut bytes = Vec::new();
     let source = if path == "-" {
@@ -190,9 +191,13 @@ fn read_job_file(path: &str) -> anyhow::Result<JobConf> {
         bytes = std::fs::read(path).with_context(|| format!("cannot read {path}"))?;
         path
     };
-    JobConf::from_json(&bytes).with_context(|| {
-        format!("{source} does not hold a job as a JSON object (YAML is not read)")
-    })
+    if let Ok(job) = JobConf::from_json(&bytes) {
+        return Ok(job);
+    }
+    let doc: Value = serde_yaml_ng::from_slice(&bytes)
+        .with_context(|| format!("{source} holds neither a JSON nor a YAML job"))?;
+    JobConf::from_json(doc.to_string().as_bytes())
+        .with_context(|| format!("{source} does not hold a job object"))
 }
 
 /// Awaits one call of the job service and prints what `render` makes of its reply, a JSON
