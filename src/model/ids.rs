@@ -45,6 +45,12 @@ use rand::Rng;
 use super::keys;
 use super::ModelError;
 
+/// A snapshot id's job id, without parsing the rest: every snapshot id (Forest's and the
+/// original's) is a serial number followed by the job id.
+pub fn job_of(snapshot_id: &str) -> &str {
+    snapshot_id.get(SERIAL_LEN..).unwrap_or("")
+}
+
 /// Length of a serial number: `yyyyMMddHHmmss` + 6 digits.
 pub const SERIAL_LEN: usize = 20;
 /// The highest attempt number a snapshot id can carry (attempt 0 is the run itself).

@@ -11,7 +11,7 @@ use std::collections::{BTreeSet, HashMap};
 
 use chrono::{DateTime, Utc};
 
-use crate::model::ids::SERIAL_LEN;
+use crate::model::ids::job_of;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Place {
@@ -40,11 +40,6 @@ impl Place {
             }
         }
     }
-}
-
-/// A snapshot id's job: the id is a serial number followed by the job id.
-pub fn job_of(snapshot_id: &str) -> &str {
-    snapshot_id.get(SERIAL_LEN..).unwrap_or("")
 }
 
 #[derive(Default)]

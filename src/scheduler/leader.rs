@@ -8,13 +8,14 @@ use std::time::Duration;
 use chrono::{DateTime, Local, TimeZone, Utc};
 use futures::StreamExt;
 
-use super::book::{job_of, Book, Place};
+use super::book::{Book, Place};
 use super::misfire;
 use super::records;
 use super::route::{self, Placement};
 use crate::cron::Schedule;
 use crate::kv::ops;
 use crate::kv::{prefix_end, Kv, KvError, WatchStream};
+use crate::model::ids::job_of;
 use crate::model::job::{Concurrency, Route};
 use crate::model::plan::Cursor;
 use crate::model::snapshot::parse_time;

@@ -1,6 +1,3 @@
-//! `forest bench`: closed-loop load against a running cluster (see the README's performance
-//! section).
-//!
 //! `forest bench kv` measures KV throughput and latency as a client sees them, against Forest
 //! or, through the same code, a real etcd (DESIGN §9, §10). `--clients` workers share
 //! `--conns` gRPC channels (HTTP/2 connections, round-robin over `--endpoints`; requests to a
@@ -17,13 +14,14 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::bail;
-use clap::{Subcommand, ValueEnum};
+use clap::ValueEnum;
 use hdrhistogram::Histogram;
 use serde::Serialize;
 use tonic::transport::Channel;
 
-use super::client::channel;
-use super::Output;
+use super::histogram;
+use crate::cli::client::channel;
+use crate::cli::Output;
 use crate::kv::service::MAX_REQUEST_BYTES;
 use crate::pb::kv::{kv_client::KvClient, PutRequest, RangeRequest};
 
@@ -32,13 +30,6 @@ pub mod etcdserverpb {
     tonic::include_proto!("etcdserverpb");
 }
 use etcdserverpb::kv_client::KvClient as EtcdKvClient;
-
-#[derive(Debug, Subcommand)]
-pub enum BenchCommand {
-    /// Closed-loop puts, then linearizable reads, from concurrent clients; prints throughput
-    /// and latency percentiles.
-    Kv(KvBench),
-}
 
 #[derive(Debug, clap::Args)]
 pub struct KvBench {
@@ -104,12 +95,6 @@ impl Phase {
             Phase::Put => "put",
             Phase::Range => "range",
         }
-    }
-}
-
-pub async fn run(cmd: BenchCommand) -> anyhow::Result<()> {
-    match cmd {
-        BenchCommand::Kv(opts) => bench_kv(opts).await,
     }
 }
 
@@ -239,11 +224,6 @@ async fn worker(mut kv: Kv, load: Arc<Load>) -> (Histogram<u64>, Vec<u64>) {
     (hist, done)
 }
 
-/// Latencies from 1 µs to a minute, to 3 significant digits.
-fn histogram() -> Histogram<u64> {
-    Histogram::new_with_bounds(1, 60_000_000, 3).expect("valid bounds")
-}
-
 /// What `--output json` prints (and text shows).
 #[derive(Debug, Serialize)]
 struct Report<'a> {
@@ -316,7 +296,7 @@ async fn run_phase(
     Ok((report, done))
 }
 
-async fn bench_kv(opts: KvBench) -> anyhow::Result<()> {
+pub async fn run(opts: KvBench) -> anyhow::Result<()> {
     let endpoints = &opts.endpoints;
     if endpoints.is_empty() || opts.clients == 0 || opts.total == 0 {
         bail!("need at least one endpoint, one client and one request");
