@@ -26,23 +26,36 @@ fn spawn_worker(
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut leases = lease(&endpoint).await;
-        let id = leases
-            .lease_grant(LeaseGrantRequest { ttl: 3, id: 0 })
-            .await
-            .unwrap()
-            .into_inner()
-            .id;
         let mut c = kv(&endpoint).await;
-        c.put(PutRequest {
-            lease: id,
-            ..put_req(&keys::client(group, name), name)
-        })
-        .await
-        .unwrap();
+        let mut id = 0;
         let mut last_keepalive = tokio::time::Instant::now();
         loop {
+            // Register, and register again whenever the lease was lost (a client cut off for
+            // longer than its TTL comes back, as the original clients do).
+            if id == 0 {
+                let Ok(granted) = leases
+                    .lease_grant(LeaseGrantRequest { ttl: 3, id: 0 })
+                    .await
+                else {
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                };
+                let granted = granted.into_inner().id;
+                let put = PutRequest {
+                    lease: granted,
+                    ..put_req(&keys::client(group, name), name)
+                };
+                if c.put(put).await.is_ok() {
+                    id = granted;
+                }
+                continue;
+            }
             if last_keepalive.elapsed() > Duration::from_millis(800) {
-                let _ = leases.lease_keep_alive(LeaseKeepAliveRequest { id }).await;
+                if let Err(e) = leases.lease_keep_alive(LeaseKeepAliveRequest { id }).await {
+                    if e.code() == tonic::Code::NotFound {
+                        id = 0;
+                    }
+                }
                 last_keepalive = tokio::time::Instant::now();
             }
             let prefix = keys::snapshot_worker_prefix(group, name);
@@ -218,7 +231,19 @@ async fn every_tick_runs_exactly_once_across_a_leader_kill() {
             let id = SnapshotId::tick(&tick, job_id).unwrap().to_string();
             let run = history
                 .get(&id)
-                .unwrap_or_else(|| panic!("tick {tick} of job {job_id} has no record"));
+                .unwrap_or_else(|| {
+                    let mut have: Vec<String> = history
+                        .values()
+                        .filter(|r| &r.job_id == job_id)
+                        .map(|r| format!("{} {}", r.id, r.status))
+                        .collect();
+                    have.sort();
+                    panic!(
+                        "tick {tick} of job {job_id} has no record (start {start}, leader {leader} killed, pause {}); it has: {have:#?}\n{}",
+                        paused_at[job_id],
+                        cluster.node(new_leader).log_text()
+                    )
+                });
             assert_eq!(
                 run.status,
                 ExecuteStatus::SUCCESS,

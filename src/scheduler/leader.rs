@@ -43,6 +43,12 @@ pub enum LeadError {
     Deposed,
 }
 
+/// A batch's firing transaction and, per job, (id, new cursor, ticks fired, ticks missed).
+struct Planned {
+    txn: TxnRequest,
+    decided: Vec<(String, DateTime<Utc>, usize, usize)>,
+}
+
 struct Job {
     conf: JobConf,
     schedule: Schedule,
@@ -440,10 +446,13 @@ impl Leader {
         Some(closed(run, ExecuteStatus::MISSED, why.to_string()))
     }
 
-    /// Fires every job whose next tick has come, in batched transactions.
+    /// Fires every job whose next tick has come: one transaction per batch of jobs, all
+    /// batches in flight together (they touch different jobs), so a burst of due jobs costs a
+    /// few Raft round trips, not one per batch.
     async fn fire_due(&mut self) -> Result<(), LeadError> {
         let now = Utc::now();
         let mut ready = Vec::new();
+        let mut seen = std::collections::HashSet::new();
         while let Some(Reverse((t, _))) = self.due.peek() {
             if *t > now {
                 break;
@@ -451,20 +460,64 @@ impl Leader {
             let Some(Reverse((_, id))) = self.due.pop() else {
                 break;
             };
-            if self.running_job(&id).is_some() && !ready.contains(&id) {
+            if self.running_job(&id).is_some() && seen.insert(id.clone()) {
                 ready.push(id);
             }
         }
-        for batch in ready.chunks(JOBS_PER_TXN) {
-            self.fire_batch(batch, now).await?;
+        let mut replaced = Vec::new();
+        let planned: Vec<(&[String], Planned)> = ready
+            .chunks(JOBS_PER_TXN)
+            .filter_map(|batch| Some((batch, self.plan_batch(batch, now, &mut replaced)?)))
+            .collect();
+        for (id, place) in replaced {
+            self.cancel(
+                &id,
+                &place,
+                "cancelled: replaced by a newer run (concurrency replace)",
+            )
+            .await?;
         }
+        let kv = self.kv.clone();
+        let answers =
+            futures::future::join_all(planned.iter().map(|(_, p)| kv.txn_as_leader(p.txn.clone())))
+                .await;
+        for ((batch, planned), answer) in planned.into_iter().zip(answers) {
+            let resp = match answer {
+                Err(KvError::Cluster(crate::cluster::ClusterError::NotLeader)) => {
+                    return Err(LeadError::Deposed)
+                }
+                other => other?,
+            };
+            if !resp.succeeded {
+                self.reload_cursors(batch).await?;
+                continue;
+            }
+            let rev = resp.header.map_or(0, |h| h.revision);
+            for (id, cursor, fired, missed) in planned.decided {
+                tracing::debug!(job = %id, %cursor, fired, missed, "fired");
+                if let Some(job) = self.jobs.get_mut(&id) {
+                    job.cursor = cursor;
+                    job.cursor_rev = rev;
+                    if let Some(next) = job.schedule.next_after(cursor) {
+                        self.due.push(Reverse((next, id.clone())));
+                    }
+                }
+            }
+        }
+        // Ticks that went pending come back through the watch, which files them.
         Ok(())
     }
 
-    async fn fire_batch(&mut self, ids: &[String], now: DateTime<Utc>) -> Result<(), LeadError> {
+    /// Decides the ticks of a batch of jobs and the transaction that fires them; the runs a
+    /// `replace` job's new tick displaces go to `replaced`.
+    fn plan_batch(
+        &mut self,
+        ids: &[String],
+        now: DateTime<Utc>,
+        replaced: &mut Vec<(String, Place)>,
+    ) -> Option<Planned> {
         let mut txn = TxnRequest::default();
         let mut decided = Vec::new();
-        let mut replaced = Vec::new();
         for id in ids {
             let Some(job) = self.jobs.get(id) else {
                 continue;
@@ -517,39 +570,7 @@ impl Leader {
             }
             decided.push((id.clone(), cursor, d.fire.len(), d.missed.len()));
         }
-        if decided.is_empty() {
-            return Ok(());
-        }
-        for (id, place) in replaced {
-            self.cancel(
-                &id,
-                &place,
-                "cancelled: replaced by a newer run (concurrency replace)",
-            )
-            .await?;
-        }
-        let resp = match self.kv.txn_as_leader(txn).await {
-            Err(KvError::Cluster(crate::cluster::ClusterError::NotLeader)) => {
-                return Err(LeadError::Deposed)
-            }
-            other => other?,
-        };
-        if !resp.succeeded {
-            return self.reload_cursors(ids).await;
-        }
-        let rev = resp.header.map_or(0, |h| h.revision);
-        for (id, cursor, fired, missed) in decided {
-            tracing::debug!(job = %id, %cursor, fired, missed, "fired");
-            if let Some(job) = self.jobs.get_mut(&id) {
-                job.cursor = cursor;
-                job.cursor_rev = rev;
-                if let Some(next) = job.schedule.next_after(cursor) {
-                    self.due.push(Reverse((next, id.clone())));
-                }
-            }
-        }
-        // Ticks that went pending come back through the watch, which files them.
-        Ok(())
+        (!decided.is_empty()).then_some(Planned { txn, decided })
     }
 
     /// Re-reads the cursors of jobs whose firing transaction failed (another writer moved
