@@ -90,6 +90,7 @@ pub async fn run(config: &BenchConfig) -> Result<BenchReport> {
         }
     }
     let insert_seconds = started.elapsed().as_secs_f64();
+    history.optimize().await?;
 
     let mut latencies = Vec::with_capacity(config.queries);
     for i in 0..config.queries {

@@ -81,7 +81,27 @@ impl History {
             .await
             .map_err(connect_error)?;
         schema::migrate(&pool, dialect).await?;
-        Ok(Self { pool, dialect })
+        let history = Self { pool, dialect };
+        history.optimize().await?;
+        Ok(history)
+    }
+
+    /// Refreshes the query planner's statistics. A listing filtered by job *and* status must
+    /// walk the job's index, not the status one (a handful of values over millions of rows):
+    /// without statistics SQLite cannot tell them apart and a 5 ms query takes seconds.
+    /// PostgreSQL and MySQL keep their statistics up to date themselves; SQLite samples a
+    /// bounded number of rows per index (`analysis_limit`), so this stays in milliseconds at
+    /// any size. Done at open and after pruning; call it after bulk loads.
+    pub async fn optimize(&self) -> Result<()> {
+        if self.dialect == Dialect::Sqlite {
+            for statement in ["PRAGMA analysis_limit = 1000", "ANALYZE"] {
+                sqlx::query(statement)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(HistoryError::db("refreshing query statistics"))?;
+            }
+        }
+        Ok(())
     }
 
     /// Which database this is.

@@ -50,6 +50,7 @@ impl History {
         }
         if deleted > 0 {
             tracing::info!(deleted, "history pruned");
+            self.optimize().await?;
         }
         Ok(deleted)
     }
