@@ -8,6 +8,9 @@
 //!   leases; a retained window of change events for watches). Each Raft entry is applied in one
 //!   atomic sled batch together with `last_applied`, so a crash never loses or doubles an apply.
 //!
+//! Beside it, [`history::History`] keeps the execution history (every run's record) in SQLite,
+//! MySQL or PostgreSQL through sqlx, in the original forest's `job_execute_snapshot` table.
+//!
 //! This crate knows nothing of networking, scheduling or HTTP: it is driven by openraft in
 //! `forest::cluster` and read by `forest::kv`.
 
@@ -18,6 +21,7 @@ pub mod pb {
 
 mod codec;
 mod error;
+pub mod history;
 pub mod log;
 mod open;
 pub mod state;
