@@ -64,7 +64,9 @@ async fn a_worker_on_a_follower_runs_what_the_leader_fires() {
         async move { history(&ep).await.contains_key(&id) }
     })
     .await;
-    let run = history(&ep).await.remove(&id).unwrap();
+    let run = run_record(&ep, &id)
+        .await
+        .expect("the run, with its output");
     assert_eq!(run.status, ExecuteStatus::SUCCESS);
     assert_eq!(run.result, "done");
     assert_eq!(run.ip, "w1");

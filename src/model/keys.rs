@@ -13,6 +13,8 @@
 //! | `/forest/client/execute/snapshot/<group>/<worker>/<id>` | [`JobExecuteSnapshot`](super::JobExecuteSnapshot) JSON |
 //! | `/forest/server/worker/<group>/<worker>` | [`WorkerInfo`](super::WorkerInfo) JSON, under the worker's lease (new) |
 //! | `/forest/server/cancel/<group>/<worker>/<id>` | why the run must stop (new) |
+//! | `/forest/server/history/<id>` | a finished run's JobExecuteSnapshot, until every node indexed it (new) |
+//! | `/forest/server/indexed/<node>` | the KV revision up to which the node's history store has it (new) |
 //!
 //! The builders here only format: group, worker and id segments must already be valid
 //! ([`is_valid_segment`]; `JobConf::validate` and `GroupConf::validate` check theirs). The
@@ -49,6 +51,10 @@ pub const PENDING_PREFIX: &str = "/forest/server/pending/";
 /// Finished runs kept until the execution history takes them over:
 /// `/forest/server/history/<snapshotId>` = JobExecuteSnapshot JSON.
 pub const HISTORY_PREFIX: &str = "/forest/server/history/";
+/// How far each node's history store has materialized `/forest/server/history/`:
+/// `/forest/server/indexed/<node>` = a KV revision. The leader deletes history keys every node
+/// has indexed.
+pub const INDEXED_PREFIX: &str = "/forest/server/indexed/";
 /// Streamed workers' details, beside their original registry key and under the same lease:
 /// `/forest/server/worker/<group>/<worker>` = WorkerInfo JSON.
 pub const WORKER_PREFIX: &str = "/forest/server/worker/";
@@ -104,6 +110,10 @@ pub fn clients_prefix(group: &str) -> String {
 /// original (and its clients) take the **value** as the name: readers should as well.
 pub fn client(group: &str, worker: &str) -> String {
     format!("{CLIENT_ROOT}{group}/{CLIENTS}/{worker}")
+}
+
+pub fn indexed(node: &str) -> String {
+    format!("{INDEXED_PREFIX}{node}")
 }
 
 pub fn worker_info(group: &str, worker: &str) -> String {

@@ -265,6 +265,9 @@ pub struct JobExecuteSnapshot {
     /// Captured output (the built-in worker's stdout and stderr), possibly truncated.
     #[serde(skip_serializing_if = "String::is_empty")]
     pub output: String,
+    /// The node whose worker stream carried the run (empty for legacy clients).
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub node: String,
 }
 
 impl JobExecuteSnapshot {
@@ -334,6 +337,7 @@ impl WireJson for JobExecuteSnapshot {
         "shardTotal",
         "durationMs",
         "output",
+        "node",
     ];
 }
 

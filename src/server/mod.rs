@@ -61,6 +61,16 @@ pub struct ServeOptions {
     /// Revisions of change history kept for watches and past reads.
     #[arg(long, default_value_t = 100_000)]
     pub retain_revisions: i64,
+    /// Where runs are recorded: `sqlite://PATH` (default: history.db in the data directory),
+    /// `mysql://…` (the original forest's job_execute_snapshot table) or `postgres://…`.
+    #[arg(long, env = "FOREST_HISTORY_URL")]
+    pub history_url: Option<String>,
+    /// Runs older than this many days leave the history (0: kept forever).
+    #[arg(long, default_value_t = 30, env = "FOREST_HISTORY_DAYS")]
+    pub history_days: u64,
+    /// At most this many runs per job stay in the history (0: no limit).
+    #[arg(long, default_value_t = 10_000, env = "FOREST_HISTORY_PER_JOB")]
+    pub history_per_job: u64,
     /// Allow listening on a non-loopback address without authentication.
     #[arg(long)]
     pub insecure: bool,
@@ -101,6 +111,20 @@ impl ServeOptions {
         })
     }
 
+    fn history_url(&self) -> String {
+        self.history_url
+            .clone()
+            .unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("history.db").display()))
+    }
+
+    fn retention(&self) -> crate::history::Retention {
+        crate::history::Retention {
+            max_age: (self.history_days > 0)
+                .then(|| std::time::Duration::from_secs(self.history_days * 86_400)),
+            max_per_job: (self.history_per_job > 0).then_some(self.history_per_job),
+        }
+    }
+
     fn check_binds(&self) -> anyhow::Result<()> {
         for (flag, addr) in [
             ("--grpc-addr", self.grpc_addr),
@@ -132,6 +156,9 @@ pub async fn serve(opts: ServeOptions) -> anyhow::Result<()> {
         .with_context(|| format!("cannot listen on --http-addr {}", opts.http_addr))?;
 
     let cluster = Cluster::start(&cfg).await?;
+    let history = forest_storage::history::History::open(&opts.history_url())
+        .await
+        .context("cannot open the execution history (--history-url)")?;
     let kv = Kv::start(
         cluster.clone(),
         KvConfig {
@@ -146,7 +173,10 @@ pub async fn serve(opts: ServeOptions) -> anyhow::Result<()> {
         .add_service(crate::pb::forest::jobs_server::JobsServer::new(
             crate::jobs::Jobs::new(kv.clone()),
         ))
-        .add_service(crate::workers::WorkerService::new(kv.clone(), Default::default()).server());
+        .add_service(crate::workers::WorkerService::new(kv.clone(), Default::default()).server())
+        .add_service(crate::pb::forest::history_server::HistoryServer::new(
+            crate::history::grpc::HistoryService::new(history.clone()),
+        ));
     let grpc_server = tokio::spawn({
         let shutdown = shutdown.clone();
         async move {
@@ -176,6 +206,7 @@ pub async fn serve(opts: ServeOptions) -> anyhow::Result<()> {
     });
     tokio::spawn(presence::run(kv.clone()));
     tokio::spawn(crate::scheduler::run(kv.clone()));
+    crate::history::start(kv.clone(), history.clone(), opts.retention());
     tokio::spawn(log_role_changes(cluster.clone()));
     tracing::info!(
         id = cfg.id,
@@ -201,6 +232,7 @@ pub async fn serve(opts: ServeOptions) -> anyhow::Result<()> {
         tracing::warn!(grace = ?SHUTDOWN_GRACE, "connections still open after the grace period; closing them");
     }
     cluster.shutdown().await;
+    history.close().await;
     tracing::info!("stopped");
     Ok(())
 }

@@ -37,6 +37,7 @@ pub async fn claim(
     let key = keys::snapshot(group, worker, &snapshot.id);
     let mut run = JobExecuteSnapshot::started(snapshot, &Local::now().naive_local());
     run.ip = worker.to_string();
+    run.node = kv.cluster().name().to_string();
     let txn = TxnRequest {
         compare: vec![ops::exists(&key)],
         success: vec![

@@ -400,19 +400,48 @@ pub async fn add_group(ep: &str, name: &str) {
     .await;
 }
 
-/// The finished runs collected so far, by snapshot id.
+/// The runs in the node's execution history, by snapshot id, as the History API lists them
+/// (read through `forest.v1.History`, so tests see what users see).
 pub async fn history(
     ep: &str,
 ) -> std::collections::BTreeMap<String, forest::model::JobExecuteSnapshot> {
     use forest::model::WireJson;
-    read_prefix(ep, forest::model::keys::HISTORY_PREFIX)
-        .await
-        .kvs
-        .into_iter()
-        .map(|kv| {
-            let run =
-                forest::model::JobExecuteSnapshot::from_json(&kv.value).expect("history record");
-            (run.id.clone(), run)
-        })
-        .collect()
+    use forest::pb::forest::{history_client::HistoryClient, RunQuery};
+    let mut client = HistoryClient::new(channel(ep).await.expect("connect"));
+    let mut all = std::collections::BTreeMap::new();
+    loop {
+        let page = client
+            .list_runs(RunQuery {
+                offset: all.len() as u64,
+                limit: 1000,
+                ..Default::default()
+            })
+            .await
+            .expect("the history answers")
+            .into_inner();
+        let n = page.runs.len();
+        for json in page.runs {
+            let run = forest::model::JobExecuteSnapshot::from_json(json.as_bytes())
+                .expect("a run as JSON");
+            all.insert(run.id.clone(), run);
+        }
+        if n < 1000 {
+            return all;
+        }
+    }
+}
+
+/// One run from the node's history, with its output (`forest.v1.History.GetRun`).
+pub async fn run_record(ep: &str, id: &str) -> Option<forest::model::JobExecuteSnapshot> {
+    use forest::model::WireJson;
+    use forest::pb::forest::{history_client::HistoryClient, RunId};
+    let mut client = HistoryClient::new(channel(ep).await.expect("connect"));
+    match client.get_run(RunId { id: id.into() }).await {
+        Ok(r) => Some(
+            forest::model::JobExecuteSnapshot::from_json(r.into_inner().json.as_bytes())
+                .expect("a run as JSON"),
+        ),
+        Err(s) if s.code() == tonic::Code::NotFound => None,
+        Err(s) => panic!("the history answers: {s}"),
+    }
 }
