@@ -24,7 +24,7 @@ const OUTBOUND_BUFFER: usize = 256;
 /// Why a stream could not be opened or ended.
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum ConnError {
-    #[error("cannot connect: {0}")]
+    #[error("cannot connect: {}", with_causes(.0))]
     Connect(#[from] tonic::transport::Error),
     #[error("the node ended the stream: {}: {}", .0.code(), .0.message())]
     Status(#[from] tonic::Status),
@@ -68,6 +68,17 @@ async fn handshake(endpoint: &Endpoint, hello: pb::Hello) -> Result<Conn, ConnEr
         Some(_) => Err(ConnError::NoWelcome),
         None => Err(ConnError::Closed),
     }
+}
+
+/// An error and its causes on one line (a transport error alone says only "transport error").
+fn with_causes(e: &dyn std::error::Error) -> String {
+    let mut line = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        line = format!("{line}: {c}");
+        cause = c.source();
+    }
+    line
 }
 
 /// Queues `kind` on the stream; fails once the stream is gone.
