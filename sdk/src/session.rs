@@ -69,9 +69,9 @@ struct Running {
     ack: bool,
 }
 
-/// The current stream's dispatches that are not running yet.
-#[derive(Default)]
-struct Pending {
+/// What belongs to the current stream: its sender and its dispatches not running yet.
+struct Stream {
+    tx: mpsc::Sender<pb::WorkerMessage>,
     claiming: HashMap<String, Claiming>,
     queued: VecDeque<pb::Dispatch>,
 }
@@ -206,16 +206,18 @@ impl Session {
             welcome,
         } = conn;
         self.link.send_replace(Some(tx.clone()));
-        let mut pending = Pending::default();
-        let ended = self
-            .converse(&tx, &mut inbound, &welcome, &mut pending)
-            .await;
+        let mut stream = Stream {
+            tx,
+            claiming: HashMap::new(),
+            queued: VecDeque::new(),
+        };
+        let ended = self.converse(&mut stream, &mut inbound, &welcome).await;
         self.link.send_replace(None);
         // What was not running yet is the node's again: take it if it comes back.
-        for id in pending.claiming.keys() {
+        for id in stream.claiming.keys() {
             self.seen.remove(id);
         }
-        for dispatch in &pending.queued {
+        for dispatch in &stream.queued {
             self.seen.remove(&dispatch.snapshot_id);
         }
         for run in self.runs.values_mut() {
@@ -226,13 +228,12 @@ impl Session {
 
     async fn converse(
         &mut self,
-        tx: &mpsc::Sender<pb::WorkerMessage>,
+        stream: &mut Stream,
         inbound: &mut Streaming<pb::NodeMessage>,
         welcome: &pb::Welcome,
-        pending: &mut Pending,
     ) -> Result<(), ConnError> {
         for result in self.unrecorded.values() {
-            send(tx, Kind::Result(result.clone())).await?;
+            send(&stream.tx, Kind::Result(result.clone())).await?;
         }
         let every = match welcome.heartbeat_ms {
             0 => DEFAULT_HEARTBEAT,
@@ -240,13 +241,13 @@ impl Session {
         };
         let mut heartbeat = tokio::time::interval_at(Instant::now() + every, every);
         loop {
-            if self.is_done() && pending.claiming.is_empty() {
+            if self.is_done() && stream.claiming.is_empty() {
                 return Ok(());
             }
             tokio::select! {
                 message = inbound.message() => match message? {
                     Some(pb::NodeMessage { kind: Some(kind) }) => {
-                        self.on_node_message(kind, tx, pending).await?
+                        self.on_node_message(kind, stream).await?
                     }
                     // A kind this SDK does not know (a newer node): nothing to do.
                     Some(_) => debug!("unknown node message ignored"),
@@ -257,12 +258,12 @@ impl Session {
                         .runs
                         .remove(&result.snapshot_id)
                         .is_some_and(|run| run.ack);
-                    self.report(result, ack, tx, pending).await?
+                    self.report(result, ack, stream).await?
                 }
-                _ = heartbeat.tick() => send(tx, Kind::Heartbeat(pb::Heartbeat {})).await?,
+                _ = heartbeat.tick() => send(&stream.tx, Kind::Heartbeat(pb::Heartbeat {})).await?,
                 () = phase_ends(&self.stop, &self.phase) => {
                     self.advance();
-                    for dispatch in pending.queued.drain(..) {
+                    for dispatch in stream.queued.drain(..) {
                         self.seen.remove(&dispatch.snapshot_id);
                     }
                 }
@@ -273,13 +274,12 @@ impl Session {
     async fn on_node_message(
         &mut self,
         kind: NodeKind,
-        tx: &mpsc::Sender<pb::WorkerMessage>,
-        pending: &mut Pending,
+        stream: &mut Stream,
     ) -> Result<(), ConnError> {
         match kind {
-            NodeKind::Dispatch(dispatch) => self.on_dispatch(dispatch, tx, pending).await,
-            NodeKind::Claimed(claimed) => self.on_claimed(claimed, tx, pending).await,
-            NodeKind::Cancel(cancel) => self.on_cancel(cancel, tx, pending).await,
+            NodeKind::Dispatch(dispatch) => self.on_dispatch(dispatch, stream).await,
+            NodeKind::Claimed(claimed) => self.on_claimed(claimed, stream).await,
+            NodeKind::Cancel(cancel) => self.on_cancel(cancel, stream).await,
             NodeKind::Recorded(recorded) => {
                 self.on_recorded(recorded);
                 Ok(())
@@ -294,8 +294,7 @@ impl Session {
     async fn on_dispatch(
         &mut self,
         dispatch: pb::Dispatch,
-        tx: &mpsc::Sender<pb::WorkerMessage>,
-        pending: &mut Pending,
+        stream: &mut Stream,
     ) -> Result<(), ConnError> {
         let id = dispatch.snapshot_id.clone();
         if !matches!(self.phase, Phase::Serving) {
@@ -309,11 +308,11 @@ impl Session {
             debug!(snapshot_id = %id, "dispatch already taken; ignored");
             return Ok(());
         }
-        if self.free_slots(pending) > 0 {
-            self.claim(dispatch, tx, pending).await
-        } else if pending.queued.len() < self.config.concurrency {
+        if self.free_slots(stream) > 0 {
+            self.claim(dispatch, stream).await
+        } else if stream.queued.len() < self.config.concurrency {
             debug!(snapshot_id = %id, "no free slot: queued");
-            pending.queued.push_back(dispatch);
+            stream.queued.push_back(dispatch);
             Ok(())
         } else {
             warn!(snapshot_id = %id, "more dispatches than capacity; left to the node");
@@ -322,27 +321,26 @@ impl Session {
         }
     }
 
-    fn free_slots(&self, pending: &Pending) -> usize {
+    fn free_slots(&self, stream: &Stream) -> usize {
         self.config
             .concurrency
-            .saturating_sub(self.runs.len() + pending.claiming.len())
+            .saturating_sub(self.runs.len() + stream.claiming.len())
     }
 
     async fn claim(
         &mut self,
         dispatch: pb::Dispatch,
-        tx: &mpsc::Sender<pb::WorkerMessage>,
-        pending: &mut Pending,
+        stream: &mut Stream,
     ) -> Result<(), ConnError> {
         let id = dispatch.snapshot_id.clone();
         send(
-            tx,
+            &stream.tx,
             Kind::Claim(pb::Claim {
                 snapshot_id: id.clone(),
             }),
         )
         .await?;
-        pending.claiming.insert(
+        stream.claiming.insert(
             id,
             Claiming {
                 dispatch,
@@ -353,16 +351,12 @@ impl Session {
     }
 
     /// Claims queued dispatches while there are free slots.
-    async fn claim_queued(
-        &mut self,
-        tx: &mpsc::Sender<pb::WorkerMessage>,
-        pending: &mut Pending,
-    ) -> Result<(), ConnError> {
-        while self.free_slots(pending) > 0 {
-            let Some(dispatch) = pending.queued.pop_front() else {
+    async fn claim_queued(&mut self, stream: &mut Stream) -> Result<(), ConnError> {
+        while self.free_slots(stream) > 0 {
+            let Some(dispatch) = stream.queued.pop_front() else {
                 break;
             };
-            self.claim(dispatch, tx, pending).await?;
+            self.claim(dispatch, stream).await?;
         }
         Ok(())
     }
@@ -370,14 +364,13 @@ impl Session {
     async fn on_claimed(
         &mut self,
         claimed: pb::Claimed,
-        tx: &mpsc::Sender<pb::WorkerMessage>,
-        pending: &mut Pending,
+        stream: &mut Stream,
     ) -> Result<(), ConnError> {
         let id = claimed.snapshot_id;
         let Some(Claiming {
             dispatch,
             cancelled,
-        }) = pending.claiming.remove(&id)
+        }) = stream.claiming.remove(&id)
         else {
             warn!(snapshot_id = %id, "Claimed for no claim of this stream; ignored");
             return Ok(());
@@ -385,13 +378,13 @@ impl Session {
         if !claimed.ok {
             info!(snapshot_id = %id, reason = %claimed.reason, "claim refused: not running it");
             if cancelled.is_some() {
-                send(tx, cancel_ack(&id)).await?;
+                send(&stream.tx, cancel_ack(&id)).await?;
             }
-            return self.claim_queued(tx, pending).await;
+            return self.claim_queued(stream).await;
         }
         if let Some(reason) = cancelled {
             return self
-                .report(run::cancelled_before_start(&id, &reason), true, tx, pending)
+                .report(run::cancelled_before_start(&id, &reason), true, stream)
                 .await;
         }
         match self.config.targets.get(&dispatch.target) {
@@ -401,7 +394,7 @@ impl Session {
             }
             None => {
                 warn!(snapshot_id = %id, target = %dispatch.target, "no such target");
-                self.report(run::unknown_target(&dispatch), false, tx, pending)
+                self.report(run::unknown_target(&dispatch), false, stream)
                     .await
             }
         }
@@ -440,23 +433,21 @@ impl Session {
         &mut self,
         result: pb::Result,
         ack: bool,
-        tx: &mpsc::Sender<pb::WorkerMessage>,
-        pending: &mut Pending,
+        stream: &mut Stream,
     ) -> Result<(), ConnError> {
         let id = result.snapshot_id.clone();
         self.unrecorded.insert(id.clone(), result.clone());
-        send(tx, Kind::Result(result)).await?;
+        send(&stream.tx, Kind::Result(result)).await?;
         if ack {
-            send(tx, cancel_ack(&id)).await?;
+            send(&stream.tx, cancel_ack(&id)).await?;
         }
-        self.claim_queued(tx, pending).await
+        self.claim_queued(stream).await
     }
 
     async fn on_cancel(
         &mut self,
         cancel: pb::Cancel,
-        tx: &mpsc::Sender<pb::WorkerMessage>,
-        pending: &mut Pending,
+        stream: &mut Stream,
     ) -> Result<(), ConnError> {
         let id = cancel.snapshot_id;
         if let Some(run) = self.runs.get_mut(&id) {
@@ -465,13 +456,13 @@ impl Session {
             run.ctx.cancel(&cancel.reason);
             return Ok(());
         }
-        if let Some(claiming) = pending.claiming.get_mut(&id) {
+        if let Some(claiming) = stream.claiming.get_mut(&id) {
             claiming.cancelled = Some(cancel.reason);
             return Ok(());
         }
         // Queued (never to be claimed now), finished, or unknown: it is stopped.
-        pending.queued.retain(|d| d.snapshot_id != id);
-        send(tx, cancel_ack(&id)).await
+        stream.queued.retain(|d| d.snapshot_id != id);
+        send(&stream.tx, cancel_ack(&id)).await
     }
 
     fn on_recorded(&mut self, recorded: pb::Recorded) {

@@ -73,12 +73,13 @@ async fn the_run_is_described_in_the_environment() {
     );
 }
 
-#[tokio::test]
-async fn cancelling_kills_the_whole_process_group() {
+/// Runs `shell` (which puts a child in the background, records its pid and waits), cancels
+/// the run once the child is up, and checks the child did not survive. The run's error.
+async fn cancel_with_a_child(shell: &str) -> RunError {
     let dir = tempfile::tempdir().unwrap();
     let pidfile = dir.path().join("pid");
     let c = ctx(&format!(
-        "sleep 100 & echo $! > {}; wait",
+        "{shell}; sleep 100 & echo $! > {}; wait",
         pidfile.display()
     ));
     let running = tokio::spawn(run(c.clone()));
@@ -87,24 +88,19 @@ async fn cancelling_kills_the_whole_process_group() {
     assert!(alive(pid));
     c.cancellation().cancel();
     let e = running.await.unwrap().unwrap_err();
-    assert!(e.to_string().contains("killed"), "{e}");
     eventually("the child is gone", || !alive(pid)).await;
+    e
+}
+
+#[tokio::test]
+async fn cancelling_kills_the_whole_process_group() {
+    let e = cancel_with_a_child("true").await;
+    assert!(e.to_string().contains("killed"), "{e}");
 }
 
 #[tokio::test]
 async fn a_group_that_ignores_sigterm_gets_sigkill() {
-    let dir = tempfile::tempdir().unwrap();
-    let pidfile = dir.path().join("pid");
-    let c = ctx(&format!(
-        "trap '' TERM; sleep 100 & echo $! > {}; wait",
-        pidfile.display()
-    ));
-    let running = tokio::spawn(run(c.clone()));
-    eventually("the child wrote its pid", || pid_in(&pidfile).is_some()).await;
-    let pid = pid_in(&pidfile).unwrap();
-    c.cancellation().cancel();
-    assert!(running.await.unwrap().is_err());
-    eventually("the child is gone", || !alive(pid)).await;
+    cancel_with_a_child("trap '' TERM").await;
 }
 
 #[tokio::test]
