@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use tracing::{info, warn};
+use tracing::{info, warn, Instrument, Span};
 
 use crate::output::{head, MAX_OUTPUT_BYTES};
 use crate::{pb, status, Context, Target};
@@ -13,7 +13,8 @@ use crate::{pb, status, Context, Target};
 /// Runs `target` for `ctx` to its end.
 pub(crate) async fn execute(target: Arc<dyn Target>, ctx: Context) -> pb::Result {
     let started_at_ms = now_ms();
-    let mut task = tokio::spawn(target.run(ctx.clone()));
+    // The target's own logs carry the run's span (snapshot id, job id).
+    let mut task = tokio::spawn(target.run(ctx.clone()).instrument(Span::current()));
     let joined = match ctx.timeout() {
         Some(timeout) => tokio::select! {
             joined = &mut task => joined,

@@ -23,6 +23,12 @@ fn worker(endpoints: &[String], probe: &Probe) -> Builder {
             ctx.output("hello\n");
             Ok::<_, RunError>(ctx.params().to_string())
         })
+        .target("fail", |ctx: Context| async move {
+            match ctx.params() {
+                "panic" => panic!("a bug in the target"),
+                params => Err::<String, RunError>(params.into()),
+            }
+        })
 }
 
 /// A running worker and the switch that shuts it down.
@@ -50,7 +56,7 @@ async fn hello_then_claim_before_run_then_one_result() {
     assert_eq!(s.hello.group, "g");
     assert_eq!(s.hello.name, "w-1");
     assert_eq!(s.hello.capacity, 2);
-    assert_eq!(s.hello.targets, ["echo", "probe"]);
+    assert_eq!(s.hello.targets, ["echo", "fail", "probe"]);
     assert_eq!(s.hello.labels.get("zone").map(String::as_str), Some("a"));
     assert!(s.hello.version.starts_with("forest-sdk/"));
     assert_eq!(s.hello.session.len(), 32);
@@ -194,6 +200,27 @@ async fn an_unknown_target_is_claimed_then_reported_as_status_3() {
     assert_eq!(r.status, status::UNKNOWN_TARGET);
     assert!(r.result.contains("nope"));
     assert!(probe.nothing_started().await);
+}
+
+#[tokio::test]
+async fn an_error_or_a_panic_is_status_minus_1_and_the_worker_goes_on() {
+    let mut node = FakeNode::start().await;
+    let probe = Probe::new();
+    let _worker = spawn(worker(&[node.endpoint()], &probe));
+    let mut s = node.accept_welcomed().await;
+
+    s.dispatch(dispatch("s-1", "fail", "bad input"));
+    s.grant_claim().await;
+    let r = s.result().await;
+    assert_eq!((r.status, r.result.as_str()), (status::ERROR, "bad input"));
+    s.dispatch(dispatch("s-2", "fail", "panic"));
+    s.grant_claim().await;
+    let r = s.result().await;
+    assert_eq!(r.status, status::ERROR);
+    assert!(r.result.contains("panic"), "{}", r.result);
+    s.dispatch(dispatch("s-3", "echo", "still here"));
+    s.grant_claim().await;
+    assert_eq!(s.result().await.status, status::SUCCESS);
 }
 
 #[tokio::test]
