@@ -28,9 +28,10 @@
 //! # }
 //! ```
 //!
-//! The pieces: [`worker`] is the builder and the entry points, [`session`] the protocol state
-//! that outlives any one stream, [`connection`] one stream's handshake, [`run`] how one run is
-//! executed and turned into a result, [`context`] what a run sees, [`output`] the size bounds.
+//! The source, for readers: `worker.rs` is the builder and the entry points, `session.rs` the
+//! protocol state that outlives any one stream, `connection.rs` one stream's handshake, `run.rs`
+//! how one run is executed and turned into a result, `context.rs` what a run sees, `output.rs`
+//! the size bounds.
 
 mod backoff;
 mod connection;
