@@ -2,7 +2,8 @@
 //!
 //! The nodes form their own Raft group ([`cluster`]) and replicate one key-value store
 //! ([`kv`], on `forest-storage`), keeping the original forest's `/forest/...` key layout
-//! ([`model`]). [`server`] assembles a running node; [`cli`] is the command line.
+//! ([`model`]). [`server`] assembles a running node; [`worker`] is the ready-made worker (on
+//! `forest-sdk`); [`cli`] is the command line.
 
 pub mod cli;
 pub mod cluster;
@@ -13,6 +14,7 @@ pub mod kv;
 pub mod model;
 pub mod scheduler;
 pub mod server;
+pub mod worker;
 pub mod workers;
 
 /// Generated gRPC code.

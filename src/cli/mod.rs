@@ -1,7 +1,7 @@
-//! The command line: `forest serve` runs a node; the other commands are clients of a running
-//! cluster (any node, through `--endpoints`), for operators and for tests. Each prints text or,
-//! with `--output json`, one JSON document (a JSON line per event for `watch`), and exits
-//! non-zero with a one-line reason on failure.
+//! The command line: `forest serve` runs a node, `forest worker` runs jobs; the other commands
+//! are clients of a running cluster (any node, through `--endpoints`), for operators and for
+//! tests. Each prints text or, with `--output json`, one JSON document (a JSON line per event
+//! for `watch`), and exits non-zero with a one-line reason on failure.
 
 mod bench;
 mod client;
@@ -11,6 +11,7 @@ mod kv;
 use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::server::ServeOptions;
+use crate::worker::WorkerOptions;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -49,6 +50,8 @@ pub enum Output {
 pub enum Command {
     /// Run a Forest node.
     Serve(ServeOptions),
+    /// Run jobs of one group: targets `shell` (a /bin/sh command) and `http` (a request).
+    Worker(WorkerOptions),
     /// Read and write keys.
     Kv {
         #[command(flatten)]
@@ -95,6 +98,7 @@ pub enum Command {
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(opts) => crate::server::serve(opts).await,
+        Command::Worker(opts) => crate::worker::run(opts).await,
         Command::Kv { client, command } => kv::run_kv(&client, command).await,
         Command::Lease { client, command } => kv::run_lease(&client, command).await,
         Command::Cluster { client, command } => kv::run_cluster(&client, command).await,
