@@ -57,6 +57,39 @@ pub async fn claim(
     })
 }
 
+/// The run's report under this worker's key, if it is still going, with its mod revision.
+async fn going(
+    kv: &Kv,
+    group: &str,
+    worker: &str,
+    id: &str,
+) -> Result<Option<(JobExecuteSnapshot, i64)>, Status> {
+    let found = kv
+        .range(RangeRequest {
+            key: keys::execute_snapshot(group, worker, id).into_bytes(),
+            ..Default::default()
+        })
+        .await
+        .map_err(Status::from)?;
+    Ok(found.kvs.into_iter().next().and_then(|kv| {
+        let run = JobExecuteSnapshot::from_json(&kv.value).ok()?;
+        (!run.status.is_final()).then_some((run, kv.mod_revision))
+    }))
+}
+
+/// Whether the run `id` is already claimed by this worker and still going.
+pub async fn already_claimed(
+    kv: &Kv,
+    group: &str,
+    worker: &str,
+    id: &str,
+) -> Result<Result<(), Refusal>, Status> {
+    Ok(match going(kv, group, worker, id).await? {
+        Some(_) => Ok(()),
+        None => Err("it was not dispatched to this stream".into()),
+    })
+}
+
 /// Statuses a worker may end a run with; the others (timeout, lost, missed) are the
 /// scheduler's to give.
 fn worker_status(code: i32) -> Option<ExecuteStatus> {
@@ -87,25 +120,9 @@ pub async fn finish(
     limits::check_text("result", &r.result)?;
     limits::check_text("output", &r.output)?;
     let key = keys::execute_snapshot(group, worker, &r.snapshot_id);
-    let found = kv
-        .range(RangeRequest {
-            key: key.as_bytes().to_vec(),
-            ..Default::default()
-        })
-        .await
-        .map_err(Status::from)?;
-    let Some(current) = found.kvs.into_iter().next() else {
+    let Some((mut run, rev)) = going(kv, group, worker, &r.snapshot_id).await? else {
         return Ok(Err("the run was already closed (timed out or lost)".into()));
     };
-    let Ok(mut run) = JobExecuteSnapshot::from_json(&current.value) else {
-        return Ok(Err("the run's report does not parse".into()));
-    };
-    if run.status.is_final() {
-        return Ok(Err(format!(
-            "the run already ended with status {}",
-            run.status
-        )));
-    }
     let now = Local::now().naive_local();
     let finished = local_time(r.finished_at_ms).unwrap_or(now);
     if let Some(started) = local_time(r.started_at_ms) {
@@ -124,7 +141,7 @@ pub async fn finish(
     }
     run.output = output;
     let txn = TxnRequest {
-        compare: vec![ops::mod_revision_is(&key, current.mod_revision)],
+        compare: vec![ops::mod_revision_is(&key, rev)],
         success: vec![ops::put(&key, run.to_json())],
         failure: vec![],
     };

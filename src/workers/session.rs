@@ -176,9 +176,16 @@ impl Session {
             tokio::select! {
                 msg = inbound.next() => {
                     let Some(msg) = msg else { return Ok(()) };
-                    rate.admit()?;
+                    let msg = msg?;
                     last_heard = Instant::now();
-                    self.on_message(msg?).await?;
+                    if let Err(flood) = rate.admit() {
+                        // Output beyond the rate is dropped; anything else that fast is abuse.
+                        if !matches!(msg.kind, Some(worker_message::Kind::Progress(_))) {
+                            return Err(flood);
+                        }
+                        continue;
+                    }
+                    self.on_message(msg).await?;
                 }
                 w = work_watch.next() => {
                     let w = w.ok_or_else(|| Status::unavailable("the node's watch ended"))??;
@@ -269,8 +276,10 @@ impl Session {
             Some(worker_message::Kind::Claim(c)) => {
                 limits::check_id(&c.snapshot_id)?;
                 let answer = match self.sent.remove(&c.snapshot_id) {
-                    None => Err("it was not dispatched to this stream".to_string()),
                     Some(s) => runs::claim(&self.kv, &group, &name, &s).await?,
+                    // A claim repeated after a reconnect (its answer was lost with the old
+                    // stream) holds if the run is already this worker's.
+                    None => runs::already_claimed(&self.kv, &group, &name, &c.snapshot_id).await?,
                 };
                 if answer.is_ok() {
                     self.running.insert(c.snapshot_id.clone(), String::new());

@@ -27,24 +27,24 @@ pub fn free_port() -> u16 {
         .expect("a free port")
 }
 
-/// One `forest serve` process and what it needs to be restarted.
-pub struct Node {
-    pub id: u64,
-    pub grpc: String,
-    pub http: String,
-    pub data_dir: PathBuf,
+/// One `forest` process (a node or a worker) and what it needs to be restarted.
+pub struct Proc {
     pub log: PathBuf,
     args: Vec<String>,
     child: Option<Child>,
 }
 
-impl Node {
-    pub fn endpoint(&self) -> String {
-        self.grpc.clone()
+impl Proc {
+    pub fn new(args: Vec<String>, log: PathBuf) -> Proc {
+        Proc {
+            log,
+            args,
+            child: None,
+        }
     }
 
     pub fn start(&mut self) {
-        assert!(self.child.is_none(), "node {} is already running", self.id);
+        assert!(self.child.is_none(), "{:?} is already running", self.args);
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -56,7 +56,7 @@ impl Node {
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
-            .expect("forest serve starts");
+            .expect("forest starts");
         self.child = Some(child);
     }
 
@@ -95,17 +95,7 @@ impl Node {
     }
 }
 
-fn signal(c: &Child, sig: &str) {
-    let ok = Command::new("kill")
-        .arg(format!("-{sig}"))
-        .arg(c.id().to_string())
-        .status()
-        .expect("kill runs")
-        .success();
-    assert!(ok, "kill -{sig} failed");
-}
-
-impl Drop for Node {
+impl Drop for Proc {
     fn drop(&mut self) {
         if let Some(c) = &self.child {
             let _ = Command::new("kill")
@@ -115,6 +105,66 @@ impl Drop for Node {
         }
         self.kill();
     }
+}
+
+/// A `forest serve` process.
+pub struct Node {
+    pub id: u64,
+    pub grpc: String,
+    pub http: String,
+    pub data_dir: PathBuf,
+    proc: Proc,
+}
+
+impl Node {
+    pub fn endpoint(&self) -> String {
+        self.grpc.clone()
+    }
+}
+
+impl std::ops::Deref for Node {
+    type Target = Proc;
+    fn deref(&self) -> &Proc {
+        &self.proc
+    }
+}
+
+impl std::ops::DerefMut for Node {
+    fn deref_mut(&mut self) -> &mut Proc {
+        &mut self.proc
+    }
+}
+
+/// A running `forest worker --group <group> --name <name>` on `endpoints` (comma-separated),
+/// logging into `dir`.
+pub fn worker_process(dir: &std::path::Path, endpoints: &str, group: &str, name: &str) -> Proc {
+    let args = [
+        "worker",
+        "--endpoints",
+        endpoints,
+        "--group",
+        group,
+        "--name",
+        name,
+        "--drain-timeout-ms",
+        "1000",
+    ];
+    let mut p = Proc::new(
+        args.iter().map(|s| s.to_string()).collect(),
+        dir.join(format!("worker-{name}.log")),
+    );
+    p.start();
+    p
+}
+
+fn signal(c: &Child, sig: &str) {
+    let ok = Command::new("kill")
+        .arg(format!("-{sig}"))
+        .arg(c.id().to_string())
+        .status()
+        .expect("kill runs")
+        .success();
+    assert!(ok, "kill -{sig} failed");
 }
 
 /// A cluster of real nodes in a temporary directory.
@@ -157,10 +207,8 @@ impl Cluster {
                 id,
                 grpc: grpc[id as usize - 1].clone(),
                 http,
-                log: dir.path().join(format!("node{id}.log")),
                 data_dir,
-                args,
-                child: None,
+                proc: Proc::new(args, dir.path().join(format!("node{id}.log"))),
             };
             node.start();
             nodes.push(node);
