@@ -237,3 +237,38 @@ async fn a_worker_whose_node_dies_reports_its_run_on_another_node() {
         .await
         .is_some());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_node_holds_a_thousand_workers() {
+    let cluster = Cluster::start(1, &[]).await;
+    let ep = cluster.endpoint(1);
+    add_group(&ep, "crowd").await;
+    let mut streams = Vec::new();
+    for i in 0..1000 {
+        streams
+            .push(Stream::welcomed(&ep, hello("crowd", &format!("w{i}"), &format!("s{i}"))).await);
+    }
+    assert_eq!(
+        read_prefix(&ep, &keys::clients_prefix("crowd")).await.count,
+        1000,
+        "every worker is registered"
+    );
+    // The crowd still gets work: ticks of a job firing every second are dispatched to it.
+    every_second_job(&ep, "20261124000000000205", "crowd").await;
+    eventually("three ticks are dispatched to the crowd", || {
+        let ep = ep.clone();
+        async move {
+            read_prefix(&ep, &keys::snapshot_group_prefix("crowd"))
+                .await
+                .count
+                >= 3
+        }
+    })
+    .await;
+    pause(&ep, "20261124000000000205", "crowd").await;
+    assert_eq!(
+        read_prefix(&ep, &keys::clients_prefix("crowd")).await.count,
+        1000,
+        "and nobody fell off"
+    );
+}
