@@ -5,16 +5,15 @@
 //! change; what it refuses (an unknown group, a bad cron expression or time zone, an edit at a
 //! stale version) comes back as the command's one-line reason.
 
-use std::future::Future;
 use std::io::Read;
 
 use anyhow::{bail, Context};
 use clap::{ArgGroup, Subcommand, ValueEnum};
 use serde_json::{json, Value};
-use tonic::{Response, Status};
 
 use super::client::{connect, status};
-use super::{ClientOptions, Output};
+use super::render::{list_doc, parse, plain, show, table};
+use super::ClientOptions;
 use crate::model::job::{CronSyntax, JOB_RUNNING, JOB_STOPPED};
 use crate::model::{GroupConf, JobConf, WireJson};
 use crate::pb::forest as pb;
@@ -200,42 +199,6 @@ fn read_job_file(path: &str) -> anyhow::Result<JobConf> {
         .with_context(|| format!("{source} does not hold a job object"))
 }
 
-/// Awaits one call of the job service and prints what `render` makes of its reply, a JSON
-/// document and a text: the document with `--output json`, else the text.
-async fn show<T>(
-    output: Output,
-    call: impl Future<Output = Result<Response<T>, Status>>,
-    render: impl FnOnce(T) -> anyhow::Result<(String, String)>,
-) -> anyhow::Result<()> {
-    let reply = call.await.map_err(status)?.into_inner();
-    let (doc, text) = render(reply)?;
-    match output {
-        Output::Json => println!("{doc}"),
-        Output::Text => println!("{text}"),
-    }
-    Ok(())
-}
-
-/// A JSON value the server sent.
-fn parse(json: &str) -> anyhow::Result<Value> {
-    serde_json::from_str(json).context("the server sent a reply that is not JSON")
-}
-
-/// A list the server sent as JSON texts: the document `{"<name>": [...]}` (each item exactly
-/// as sent, so its members keep their order) and the items parsed.
-fn list_doc(name: &str, items: &[String]) -> anyhow::Result<(String, Vec<Value>)> {
-    let values = items.iter().map(|i| parse(i)).collect::<Result<_, _>>()?;
-    Ok((format!("{{{}:[{}]}}", json!(name), items.join(",")), values))
-}
-
-/// A member as text: a string as it is, anything else as JSON.
-fn plain(v: &Value) -> String {
-    match v {
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
-    }
-}
-
 fn status_word(v: &Value) -> String {
     match v.as_i64() {
         Some(JOB_RUNNING) => "running".into(),
@@ -270,28 +233,6 @@ fn job_view(reply: pb::JobJson) -> anyhow::Result<(String, String)> {
         .collect::<Vec<_>>()
         .join("\n");
     Ok((reply.json, text))
-}
-
-/// Columns padded to their widest cell.
-fn table(header: &[&str], rows: &[Vec<String>]) -> String {
-    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
-    for row in rows {
-        for (w, cell) in widths.iter_mut().zip(row) {
-            *w = (*w).max(cell.chars().count());
-        }
-    }
-    let line = |cells: &mut dyn Iterator<Item = &str>| {
-        cells
-            .zip(&widths)
-            .map(|(c, w)| format!("{c:<w$}"))
-            .collect::<Vec<_>>()
-            .join("  ")
-            .trim_end()
-            .to_string()
-    };
-    let mut out = vec![line(&mut header.iter().copied())];
-    out.extend(rows.iter().map(|r| line(&mut r.iter().map(String::as_str))));
-    out.join("\n")
 }
 
 pub async fn run_group(opts: &ClientOptions, cmd: GroupCommand) -> anyhow::Result<()> {

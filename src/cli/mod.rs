@@ -5,8 +5,10 @@
 
 mod bench;
 mod client;
+mod history;
 mod jobs;
 mod kv;
+mod render;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
@@ -87,6 +89,13 @@ pub enum Command {
         #[command(subcommand)]
         command: jobs::JobCommand,
     },
+    /// Search the execution history.
+    History {
+        #[command(flatten)]
+        client: ClientOptions,
+        #[command(subcommand)]
+        command: history::HistoryCommand,
+    },
     /// Measure throughput and latency.
     Bench {
         #[command(subcommand)]
@@ -104,6 +113,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Cluster { client, command } => kv::run_cluster(&client, command).await,
         Command::Group { client, command } => jobs::run_group(&client, command).await,
         Command::Job { client, command } => jobs::run_job(&client, command).await,
+        Command::History { client, command } => history::run(&client, command).await,
         Command::Bench { command } => bench::run(command).await,
     }
 }
