@@ -349,6 +349,29 @@ async fn filters_order_and_pages(b: &Backend) {
         paged.extend(p.records.into_iter().map(|r| r.id));
     }
     assert_eq!(paged, ids);
+    let job_and_status = Query {
+        job_id: Some("j0".into()),
+        status: Some(status::SUCCESS),
+        limit: 20,
+        ..Query::default()
+    };
+    let plan = h.plan(&job_and_status).await.expect("plan");
+    assert!(!plan.is_empty());
+    if b.dir.is_some() {
+        // The count reads the job+status index alone, the page walks it in order: no table
+        // rows for the count, no sort for the page.
+        assert!(
+            plan.iter()
+                .any(|l| l.starts_with("count:") && l.contains("COVERING INDEX fx_job_status_sort")),
+            "{plan:?}"
+        );
+        assert!(
+            plan.iter()
+                .all(|l| !l.starts_with("page:") || !l.contains("TEMP B-TREE")),
+            "{plan:?}"
+        );
+    }
+
     let count_only = h
         .list(&Query {
             job_id: Some("j2".into()),

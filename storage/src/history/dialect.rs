@@ -111,6 +111,29 @@ impl Dialect {
         }
     }
 
+    /// What to put after `FROM job_execute_snapshot` so a listing walks `index` (see
+    /// [`super::query`]). Only SQLite gets a hint: its statistics are sampled
+    /// (`analysis_limit`) and say nothing about how job and status correlate, so it sometimes
+    /// walks the status index backwards through a million rows looking for one job's runs.
+    /// PostgreSQL and MariaDB keep per-value statistics and pick the exact-match index
+    /// themselves; a forced index there would only stop them adapting.
+    pub fn index_hint(self, index: &str) -> String {
+        match self {
+            Self::Sqlite => format!(" INDEXED BY {index}"),
+            Self::MySql | Self::Postgres => String::new(),
+        }
+    }
+
+    /// How to ask for the plan of a query: the prefix, and which column of each returned row
+    /// holds a line of it (SQLite's `detail`, PostgreSQL's `QUERY PLAN`, MySQL's JSON).
+    pub fn explain(self) -> (&'static str, usize) {
+        match self {
+            Self::Sqlite => ("EXPLAIN QUERY PLAN ", 3),
+            Self::MySql => ("EXPLAIN FORMAT=JSON ", 0),
+            Self::Postgres => ("EXPLAIN ", 0),
+        }
+    }
+
     /// Whether the original columns may only hold three-byte UTF-8: the original MySQL table is
     /// `CHARSET=utf8` (utf8mb3), where strict mode rejects an emoji.
     pub fn original_columns_are_utf8mb3(self) -> bool {

@@ -4,7 +4,8 @@
 //! DDL on MySQL (an equivalent on SQLite and PostgreSQL) only if it does not exist: an existing
 //! original table, with years of an old user's rows, is adopted, never recreated. Version 2
 //! appends Forest's columns (all nullable or defaulted, so the original INSERTs and SELECTs
-//! still work) and the indexes Forest's queries need.
+//! still work) and the indexes Forest's queries need. Version 3 adds the index for the UI's
+//! commonest listing, one job's runs of one status.
 //!
 //! The version lives in our own table `forest_meta` (`name`, `value`), which also holds the
 //! materialized KV revision (see [`super::write`]). Migrating is idempotent: steps at or below
@@ -19,7 +20,7 @@ use super::dialect::Dialect;
 use super::error::{HistoryError, Result};
 
 /// The schema version this binary writes and understands.
-pub const LATEST: i64 = 2;
+pub const LATEST: i64 = 3;
 
 /// The `forest_meta` row holding the schema version.
 const VERSION_KEY: &str = "schema_version";
@@ -112,6 +113,12 @@ fn step(version: i64, dialect: Dialect) -> Vec<String> {
                 }))
                 .collect()
         }
+        // Without it a job+status listing walks the job's index and reads every one of the
+        // job's rows to test its status, and cannot count from the index alone.
+        3 => vec![
+            "CREATE INDEX fx_job_status_sort ON job_execute_snapshot (job_id, status, sort_ms, id)"
+                .to_string(),
+        ],
         _ => Vec::new(),
     }
 }
