@@ -134,6 +134,32 @@ impl Dialect {
         }
     }
 
+    /// Epoch milliseconds of the text column `col` holding `yyyy-MM-dd HH:mm:ss`, read as UTC
+    /// (the original wrote local time, but no dialect can tell which zone that was); NULL when
+    /// the text has another shape, so one odd row cannot fail a migration.
+    pub fn utc_text_ms(self, col: &str) -> String {
+        const SHAPE: &str = "^[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}$";
+        const GLOB: &str =
+            "[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9] [0-9][0-9]:[0-9][0-9]:[0-9][0-9]";
+        match self {
+            // SQLite has no REGEXP; strftime reads these as UTC, and NULL from text it cannot
+            // parse, but also reads other shapes ('now', a bare date), hence the GLOB.
+            Self::Sqlite => format!(
+                "(CASE WHEN {col} GLOB '{GLOB}' \
+                 THEN CAST(strftime('%s', {col}) AS INTEGER) * 1000 END)"
+            ),
+            Self::MySql => format!(
+                "(CASE WHEN {col} REGEXP '{SHAPE}' \
+                 THEN TIMESTAMPDIFF(SECOND, '1970-01-01 00:00:00', {col}) * 1000 END)"
+            ),
+            // A timestamp without time zone has no zone to convert from: its epoch is UTC's.
+            Self::Postgres => format!(
+                "(CASE WHEN {col} ~ '{SHAPE}' \
+                 THEN CAST(EXTRACT(EPOCH FROM CAST({col} AS TIMESTAMP)) AS BIGINT) * 1000 END)"
+            ),
+        }
+    }
+
     /// Whether the original columns may only hold three-byte UTF-8: the original MySQL table is
     /// `CHARSET=utf8` (utf8mb3), where strict mode rejects an emoji.
     pub fn original_columns_are_utf8mb3(self) -> bool {

@@ -5,7 +5,8 @@
 //! original table, with years of an old user's rows, is adopted, never recreated. Version 2
 //! appends Forest's columns (all nullable or defaulted, so the original INSERTs and SELECTs
 //! still work) and the indexes Forest's queries need. Version 3 adds the index for the UI's
-//! commonest listing, one job's runs of one status.
+//! commonest listing, one job's runs of one status. Version 4 gives the rows the original
+//! forest wrote a place in time (see [`backfill`]).
 //!
 //! The version lives in our own table `forest_meta` (`name`, `value`), which also holds the
 //! materialized KV revision (see [`super::write`]). Migrating is idempotent: steps at or below
@@ -20,7 +21,7 @@ use super::dialect::Dialect;
 use super::error::{HistoryError, Result};
 
 /// The schema version this binary writes and understands.
-pub const LATEST: i64 = 3;
+pub const LATEST: i64 = 4;
 
 /// The `forest_meta` row holding the schema version.
 const VERSION_KEY: &str = "schema_version";
@@ -119,8 +120,22 @@ fn step(version: i64, dialect: Dialect) -> Vec<String> {
             "CREATE INDEX fx_job_status_sort ON job_execute_snapshot (job_id, status, sort_ms, id)"
                 .to_string(),
         ],
+        4 => vec![backfill(dialect)],
         _ => Vec::new(),
     }
+}
+
+/// Rows the original forest wrote have `created_at` and `sort_ms` 0, so every listing put
+/// them last, in no order, and time filters never found them. They get their `create_time`
+/// (the original UI's sort key too) as both. The text is local time in a zone no database
+/// knows, so it is read as UTC: off by the zone offset, in the right order. Text of any
+/// other shape leaves the row at 0.
+fn backfill(dialect: Dialect) -> String {
+    let ms = dialect.utc_text_ms("create_time");
+    format!(
+        "UPDATE job_execute_snapshot SET created_at = COALESCE({ms}, 0), sort_ms = COALESCE({ms}, 0) \
+         WHERE sort_ms = 0 AND created_at = 0"
+    )
 }
 
 /// Brings the database at `pool` to [`LATEST`], or refuses one that is newer.
