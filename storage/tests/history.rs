@@ -83,6 +83,7 @@ fn run(id: &str, job: &str, at: i64, status: i32) -> Record {
 
 async fn suite(b: Backend) {
     migrations_are_idempotent(&b).await;
+    concurrent_opens_migrate_once(&b).await;
     newer_schema_is_refused(&b).await;
     same_run_twice_is_one_row(&b).await;
     records_and_applied_commit_together(&b).await;
@@ -115,6 +116,30 @@ async fn migrations_are_idempotent(b: &Backend) {
         .total,
         1
     );
+    let pool = raw(&url).await;
+    let version: i64 = sqlx::query("SELECT value FROM forest_meta WHERE name = 'schema_version'")
+        .fetch_one(&pool)
+        .await
+        .and_then(|r| r.try_get("value"))
+        .expect("version row");
+    assert_eq!(version, SCHEMA_VERSION);
+}
+
+/// Nodes sharing a server database start together: one migrates, the others wait for its lock
+/// and find the work done. (A SQLite file belongs to one node; nothing to race.)
+async fn concurrent_opens_migrate_once(b: &Backend) {
+    if b.dir.is_some() {
+        return;
+    }
+    let url = b.fresh("concurrent").await;
+    let (one, two, three) = tokio::join!(
+        History::open(&url),
+        History::open(&url),
+        History::open(&url)
+    );
+    for h in [one, two, three] {
+        h.expect("every concurrent open succeeds").close().await;
+    }
     let pool = raw(&url).await;
     let version: i64 = sqlx::query("SELECT value FROM forest_meta WHERE name = 'schema_version'")
         .fetch_one(&pool)

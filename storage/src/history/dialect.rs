@@ -160,6 +160,28 @@ impl Dialect {
         }
     }
 
+    /// SQL that waits until this session holds the migration lock and then returns one row
+    /// with `got` = 1, or `None` where no lock is needed: a SQLite file belongs to one node.
+    /// Both locks belong to the session, so closing the connection releases them.
+    pub fn migration_lock(self) -> Option<&'static str> {
+        match self {
+            Self::Sqlite => None,
+            // GET_LOCK names are server-wide: the database's name keeps two forests on one
+            // server apart. It gives 0 after the timeout (an hour: a migration of a huge
+            // adopted table may take minutes), NULL on error.
+            Self::MySql => Some(
+                "SELECT CAST(GET_LOCK(CONCAT('forest.history.migrate:', DATABASE()), 3600) \
+                 AS SIGNED) AS got",
+            ),
+            // Advisory locks are per database. pg_advisory_lock returns void, which the Any
+            // driver cannot read: count its row.
+            Self::Postgres => Some(
+                "SELECT COUNT(*) AS got FROM \
+                 (SELECT pg_advisory_lock(hashtext('forest.history.migrate'))) AS locked",
+            ),
+        }
+    }
+
     /// Whether the original columns may only hold three-byte UTF-8: the original MySQL table is
     /// `CHARSET=utf8` (utf8mb3), where strict mode rejects an emoji.
     pub fn original_columns_are_utf8mb3(self) -> bool {
