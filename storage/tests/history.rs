@@ -83,6 +83,7 @@ fn run(id: &str, job: &str, at: i64, status: i32) -> Record {
 
 async fn suite(b: Backend) {
     migrations_are_idempotent(&b).await;
+    concurrent_opens_migrate_once(&b).await;
     newer_schema_is_refused(&b).await;
     same_run_twice_is_one_row(&b).await;
     records_and_applied_commit_together(&b).await;
@@ -115,6 +116,30 @@ async fn migrations_are_idempotent(b: &Backend) {
         .total,
         1
     );
+    let pool = raw(&url).await;
+    let version: i64 = sqlx::query("SELECT value FROM forest_meta WHERE name = 'schema_version'")
+        .fetch_one(&pool)
+        .await
+        .and_then(|r| r.try_get("value"))
+        .expect("version row");
+    assert_eq!(version, SCHEMA_VERSION);
+}
+
+/// Nodes sharing a server database start together: one migrates, the others wait for its lock
+/// and find the work done. (A SQLite file belongs to one node; nothing to race.)
+async fn concurrent_opens_migrate_once(b: &Backend) {
+    if b.dir.is_some() {
+        return;
+    }
+    let url = b.fresh("concurrent").await;
+    let (one, two, three) = tokio::join!(
+        History::open(&url),
+        History::open(&url),
+        History::open(&url)
+    );
+    for h in [one, two, three] {
+        h.expect("every concurrent open succeeds").close().await;
+    }
     let pool = raw(&url).await;
     let version: i64 = sqlx::query("SELECT value FROM forest_meta WHERE name = 'schema_version'")
         .fetch_one(&pool)
@@ -349,6 +374,29 @@ async fn filters_order_and_pages(b: &Backend) {
         paged.extend(p.records.into_iter().map(|r| r.id));
     }
     assert_eq!(paged, ids);
+    let job_and_status = Query {
+        job_id: Some("j0".into()),
+        status: Some(status::SUCCESS),
+        limit: 20,
+        ..Query::default()
+    };
+    let plan = h.plan(&job_and_status).await.expect("plan");
+    assert!(!plan.is_empty());
+    if b.dir.is_some() {
+        // The count reads the job+status index alone, the page walks it in order: no table
+        // rows for the count, no sort for the page.
+        assert!(
+            plan.iter()
+                .any(|l| l.starts_with("count:") && l.contains("COVERING INDEX fx_job_status_sort")),
+            "{plan:?}"
+        );
+        assert!(
+            plan.iter()
+                .all(|l| !l.starts_with("page:") || !l.contains("TEMP B-TREE")),
+            "{plan:?}"
+        );
+    }
+
     let count_only = h
         .list(&Query {
             job_id: Some("j2".into()),
@@ -549,15 +597,13 @@ async fn original_table_is_adopted(b: &Backend) {
     // A row the original forest wrote, before Forest ever saw the table.
     let insert = "INSERT INTO job_execute_snapshot (id, job_id, name, \"group\", cron, target, params, ip, status, mobile, remark, create_time, start_time, finish_time, times, result) \
          VALUES ('old', 'j-old', 'legacy', 'trade', '0 * * * * ?', 'com.busgo.Echo', '', '10.0.0.9', 2, '', '', '2019-12-24 17:43:04', '2019-12-24 17:43:04', '2019-12-24 17:43:05', 1, 'fine')";
-    exec(
-        &pool,
-        &if is_mysql {
-            insert.replace('"', "`")
-        } else {
-            insert.to_string()
-        },
-    )
-    .await;
+    // And one whose time is not in the original's format: it must not stop the migration.
+    let odd = insert
+        .replace("'old'", "'odd'")
+        .replace("'2019-12-24 17:43:04', '2019", "'yesterday', '2019");
+    for sql in [insert.to_string(), odd] {
+        exec(&pool, &if is_mysql { sql.replace('"', "`") } else { sql }).await;
+    }
 
     let h = History::open(&url).await.expect("adopt the original table");
     History::open(&url).await.expect("and again").close().await;
@@ -582,6 +628,10 @@ async fn original_table_is_adopted(b: &Backend) {
         ("new-timeout".into(), "j-new".into(), -2, Some("ok".into())),
         ("old".into(), "j-old".into(), 2, Some("fine".into())),
     ];
+    let seen = seen
+        .into_iter()
+        .filter(|(id, ..)| id != "odd")
+        .collect::<Vec<_>>();
     assert_eq!(seen, expected);
     let full = h.get("new-long").await.expect("get").expect("row");
     assert_eq!(full.result.len(), 300, "the full result is kept");
@@ -590,16 +640,29 @@ async fn original_table_is_adopted(b: &Backend) {
         (old.status, old.result.as_str(), old.finished_at),
         (2, "fine", None)
     );
-    assert_eq!(
-        h.list(&Query {
+    // Its create_time, read as UTC, is now its place in time.
+    assert_eq!(old.created_at, 1_577_209_384_000);
+    let odd = h.get("odd").await.expect("get").expect("odd row");
+    assert_eq!(odd.created_at, 0, "unreadable times stay 0");
+    let listed = h
+        .list(&Query {
             limit: 10,
             ..Query::default()
         })
         .await
-        .expect("list")
-        .total,
-        3
-    );
+        .expect("list");
+    let ids: Vec<&str> = listed.records.iter().map(|r| r.id.as_str()).collect();
+    assert_eq!(ids[2..], ["old", "odd"], "old rows sort by their time");
+    let in_2019 = h
+        .list(&Query {
+            from_ms: Some(1_577_209_384_000),
+            to_ms: Some(1_577_209_385_000),
+            limit: 10,
+            ..Query::default()
+        })
+        .await
+        .expect("time filter");
+    assert_eq!(in_2019.records.len(), 1, "time filters find old rows");
 }
 
 #[tokio::test]

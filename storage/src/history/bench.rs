@@ -35,6 +35,10 @@ pub struct BenchReport {
     pub query_p50: Duration,
     pub query_p99: Duration,
     pub query_max: Duration,
+    /// The slowest query, and how the database ran it ([`History::plan`]): a p99 far above
+    /// the p50 is usually one shape the planner runs differently.
+    pub slowest: Query,
+    pub slowest_plan: Vec<String>,
 }
 
 /// A synthetic run: job `n % jobs`, one run a second, mostly successes.
@@ -104,13 +108,16 @@ pub async fn run(config: &BenchConfig) -> Result<BenchReport> {
         };
         let t = Instant::now();
         history.list(&q).await?;
-        latencies.push(t.elapsed());
+        latencies.push((t.elapsed(), q));
     }
-    latencies.sort();
+    latencies.sort_by_key(|(took, _)| *took);
+    let (query_max, slowest) = latencies.last().cloned().unwrap_or_default();
+    let slowest_plan = history.plan(&slowest).await?;
+    tracing::info!(?slowest, ?query_max, plan = ?slowest_plan, "history bench slowest query");
     let at = |p: usize| {
         latencies
             .get((latencies.len() * p / 100).min(latencies.len().saturating_sub(1)))
-            .copied()
+            .map(|(took, _)| *took)
             .unwrap_or_default()
     };
     history.close().await;
@@ -120,6 +127,8 @@ pub async fn run(config: &BenchConfig) -> Result<BenchReport> {
         inserts_per_second: written as f64 / insert_seconds.max(f64::EPSILON),
         query_p50: at(50),
         query_p99: at(99),
-        query_max: latencies.last().copied().unwrap_or_default(),
+        query_max,
+        slowest,
+        slowest_plan,
     })
 }

@@ -111,6 +111,77 @@ impl Dialect {
         }
     }
 
+    /// What to put after `FROM job_execute_snapshot` so a listing walks `index` (see
+    /// [`super::query`]). Only SQLite gets a hint: its statistics are sampled
+    /// (`analysis_limit`) and say nothing about how job and status correlate, so it sometimes
+    /// walks the status index backwards through a million rows looking for one job's runs.
+    /// PostgreSQL and MariaDB keep per-value statistics and pick the exact-match index
+    /// themselves; a forced index there would only stop them adapting.
+    pub fn index_hint(self, index: &str) -> String {
+        match self {
+            Self::Sqlite => format!(" INDEXED BY {index}"),
+            Self::MySql | Self::Postgres => String::new(),
+        }
+    }
+
+    /// How to ask for the plan of a query: the prefix, and which column of each returned row
+    /// holds a line of it (SQLite's `detail`, PostgreSQL's `QUERY PLAN`, MySQL's JSON).
+    pub fn explain(self) -> (&'static str, usize) {
+        match self {
+            Self::Sqlite => ("EXPLAIN QUERY PLAN ", 3),
+            Self::MySql => ("EXPLAIN FORMAT=JSON ", 0),
+            Self::Postgres => ("EXPLAIN ", 0),
+        }
+    }
+
+    /// Epoch milliseconds of the text column `col` holding `yyyy-MM-dd HH:mm:ss`, read as UTC
+    /// (the original wrote local time, but no dialect can tell which zone that was); NULL when
+    /// the text has another shape, so one odd row cannot fail a migration.
+    pub fn utc_text_ms(self, col: &str) -> String {
+        const SHAPE: &str = "^[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}$";
+        const GLOB: &str =
+            "[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9] [0-9][0-9]:[0-9][0-9]:[0-9][0-9]";
+        match self {
+            // SQLite has no REGEXP; strftime reads these as UTC, and NULL from text it cannot
+            // parse, but also reads other shapes ('now', a bare date), hence the GLOB.
+            Self::Sqlite => format!(
+                "(CASE WHEN {col} GLOB '{GLOB}' \
+                 THEN CAST(strftime('%s', {col}) AS INTEGER) * 1000 END)"
+            ),
+            Self::MySql => format!(
+                "(CASE WHEN {col} REGEXP '{SHAPE}' \
+                 THEN TIMESTAMPDIFF(SECOND, '1970-01-01 00:00:00', {col}) * 1000 END)"
+            ),
+            // A timestamp without time zone has no zone to convert from: its epoch is UTC's.
+            Self::Postgres => format!(
+                "(CASE WHEN {col} ~ '{SHAPE}' \
+                 THEN CAST(EXTRACT(EPOCH FROM CAST({col} AS TIMESTAMP)) AS BIGINT) * 1000 END)"
+            ),
+        }
+    }
+
+    /// SQL that waits until this session holds the migration lock and then returns one row
+    /// with `got` = 1, or `None` where no lock is needed: a SQLite file belongs to one node.
+    /// Both locks belong to the session, so closing the connection releases them.
+    pub fn migration_lock(self) -> Option<&'static str> {
+        match self {
+            Self::Sqlite => None,
+            // GET_LOCK names are server-wide: the database's name keeps two forests on one
+            // server apart. It gives 0 after the timeout (an hour: a migration of a huge
+            // adopted table may take minutes), NULL on error.
+            Self::MySql => Some(
+                "SELECT CAST(GET_LOCK(CONCAT('forest.history.migrate:', DATABASE()), 3600) \
+                 AS SIGNED) AS got",
+            ),
+            // Advisory locks are per database. pg_advisory_lock returns void, which the Any
+            // driver cannot read: count its row.
+            Self::Postgres => Some(
+                "SELECT COUNT(*) AS got FROM \
+                 (SELECT pg_advisory_lock(hashtext('forest.history.migrate'))) AS locked",
+            ),
+        }
+    }
+
     /// Whether the original columns may only hold three-byte UTF-8: the original MySQL table is
     /// `CHARSET=utf8` (utf8mb3), where strict mode rejects an emoji.
     pub fn original_columns_are_utf8mb3(self) -> bool {

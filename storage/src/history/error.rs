@@ -16,6 +16,11 @@ pub enum HistoryError {
          ({known}); upgrade forest or point --history-url at another database"
     )]
     SchemaTooNew { found: i64, known: i64 },
+    #[error(
+        "cannot take the history migration lock: another node has held it for an hour, or \
+         the database refused it"
+    )]
+    MigrationLock,
     #[error("history schema migration to version {version} failed: {source}")]
     Migrate { version: i64, source: sqlx::Error },
     #[error("history database error while {doing}: {source}")]

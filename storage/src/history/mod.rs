@@ -86,12 +86,12 @@ impl History {
         Ok(history)
     }
 
-    /// Refreshes the query planner's statistics. A listing filtered by job *and* status must
-    /// walk the job's index, not the status one (a handful of values over millions of rows):
-    /// without statistics SQLite cannot tell them apart and a 5 ms query takes seconds.
-    /// PostgreSQL and MySQL keep their statistics up to date themselves; SQLite samples a
-    /// bounded number of rows per index (`analysis_limit`), so this stays in milliseconds at
-    /// any size. Done at open and after pruning; call it after bulk loads.
+    /// Refreshes the query planner's statistics, for the queries that leave the choice of
+    /// index to it (statistics, retention); listings name theirs on SQLite, whose sampled
+    /// statistics once sent a job+status listing down the status index for seconds (see
+    /// [`query`]). PostgreSQL and MySQL keep their statistics up to date themselves; SQLite
+    /// samples a bounded number of rows per index (`analysis_limit`), so this stays in
+    /// milliseconds at any size. Done at open and after pruning; call it after bulk loads.
     pub async fn optimize(&self) -> Result<()> {
         if self.dialect == Dialect::Sqlite {
             for statement in ["PRAGMA analysis_limit = 1000", "ANALYZE"] {

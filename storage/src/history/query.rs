@@ -3,12 +3,17 @@
 //! Every listing sorts by `sort_ms` (finished, or created while running) then `id`, newest
 //! first. Each equality filter has an index ending in `(sort_ms, id)` (see [`super::schema`]),
 //! so a page is read by walking that index backwards and stopping after `offset + limit` rows,
-//! however large the table. The name filter (a substring) cannot use an index; it rides on
-//! the walk and costs in proportion to how rare the name is.
+//! however large the table. Which index is decided here, not left to the planner
+//! ([`Filter::index`], [`super::Dialect::index_hint`]): the most selective filter's, and for
+//! job and status together the index on both. Other filters (the name, a substring, which no
+//! index can serve, and a second equality) ride on the walk and cost in proportion to how rare
+//! their matches are.
 //!
-//! The total is counted up to [`COUNT_CAP`]: counting every row of a ten-million-row history to
-//! print "page 1 of 500,000" would cost seconds on each page; beyond the cap the UI shows
-//! "100,000+" (`Page::total_capped`).
+//! The total is counted up to [`COUNT_CAP`] as `COUNT(*)` over a subquery with `LIMIT`, so no
+//! count reads more than the cap's worth of matches: counting every row of a ten-million-row
+//! history to print "page 1 of 500,000" would cost seconds on each page; beyond the cap the UI
+//! shows "100,000+" (`Page::total_capped`). When the filter is the walked index's columns
+//! (plus a time range, on `sort_ms` in every index) the count reads only that index.
 
 use sqlx::any::AnyArguments;
 use sqlx::query::Query as SqlQuery;
@@ -16,7 +21,7 @@ use sqlx::{Any, Row};
 
 use super::error::{HistoryError, Result};
 use super::record::{from_row, select_list};
-use super::{History, Record};
+use super::{Dialect, History, Record};
 
 /// The most rows a listing counts for its total.
 pub const COUNT_CAP: i64 = 100_000;
@@ -53,11 +58,12 @@ pub struct Page {
     pub records: Vec<Record>,
 }
 
-/// A WHERE clause and its values, in order.
+/// A WHERE clause, its values in order, and the index that serves it.
 #[derive(Default)]
 struct Filter {
     conditions: Vec<&'static str>,
     values: Vec<Value>,
+    index: &'static str,
 }
 
 /// A value bound to a `?` of a condition.
@@ -82,7 +88,10 @@ pub(crate) fn bind_values<'q>(
 
 impl Filter {
     fn of(q: &Query) -> Self {
-        let mut f = Self::default();
+        let mut f = Self {
+            index: Self::index(q),
+            ..Self::default()
+        };
         let text = |f: &mut Self, cond, v: &Option<String>| {
             if let Some(v) = v.as_deref().filter(|v| !v.is_empty()) {
                 f.conditions.push(cond);
@@ -113,12 +122,58 @@ impl Filter {
         f
     }
 
-    fn where_clause(&self) -> String {
-        if self.conditions.is_empty() {
-            String::new()
+    /// The index (of [`super::schema`]) that `q`'s listing walks: the one on its most
+    /// selective equality filter, by what the columns hold (a job's runs are a sliver of a
+    /// history; a worker's, an address's, a group's a larger share; a status's, a large one).
+    fn index(q: &Query) -> &'static str {
+        let set = |v: &Option<String>| v.as_deref().is_some_and(|v| !v.is_empty());
+        if set(&q.job_id) {
+            if q.status.is_some() {
+                "fx_job_status_sort"
+            } else {
+                "fx_job_sort"
+            }
+        } else if set(&q.worker) {
+            "fx_worker_sort"
+        } else if set(&q.ip) {
+            "fx_ip_sort"
+        } else if set(&q.group) {
+            "fx_group_sort"
+        } else if q.status.is_some() {
+            "fx_status_sort"
         } else {
-            format!(" WHERE {}", self.conditions.join(" AND "))
+            "fx_sort"
         }
+    }
+
+    /// `FROM …` and `WHERE …` for `dialect`.
+    fn table_and_filter(&self, dialect: Dialect) -> String {
+        let hint = dialect.index_hint(self.index);
+        if self.conditions.is_empty() {
+            format!(" FROM job_execute_snapshot{hint}")
+        } else {
+            format!(
+                " FROM job_execute_snapshot{hint} WHERE {}",
+                self.conditions.join(" AND ")
+            )
+        }
+    }
+
+    /// The capped count; binds the filter, then the cap.
+    fn count_sql(&self, dialect: Dialect) -> String {
+        format!(
+            "SELECT COUNT(*) AS n FROM (SELECT 1 AS one{} LIMIT ?) AS matching",
+            self.table_and_filter(dialect)
+        )
+    }
+
+    /// One page, newest first; binds the filter, then limit and offset.
+    fn page_sql(&self, dialect: Dialect) -> String {
+        format!(
+            "SELECT {}{} ORDER BY sort_ms DESC, id DESC LIMIT ? OFFSET ?",
+            select_list(dialect, false),
+            self.table_and_filter(dialect)
+        )
     }
 
     fn bind<'q>(&self, q: SqlQuery<'q, Any, AnyArguments>) -> SqlQuery<'q, Any, AnyArguments> {
@@ -126,16 +181,19 @@ impl Filter {
     }
 }
 
+/// `q`'s limit and offset, as bound to [`Filter::page_sql`].
+fn page_bounds(q: &Query) -> [i64; 2] {
+    [q.limit, q.offset].map(|n| i64::try_from(n).unwrap_or(i64::MAX))
+}
+
 impl History {
     /// The records matching `q`, newest first, one page, with the number matching.
     pub async fn list(&self, q: &Query) -> Result<Page> {
         let filter = Filter::of(q);
-        let where_clause = filter.where_clause();
-        let count_sql = format!(
-            "SELECT COUNT(*) AS n FROM (SELECT 1 AS one FROM job_execute_snapshot{where_clause} LIMIT ?) AS matching"
-        );
         let total: i64 = filter
-            .bind(sqlx::query(self.dialect.sql(&count_sql)))
+            .bind(sqlx::query(
+                self.dialect.sql(&filter.count_sql(self.dialect)),
+            ))
             .bind(COUNT_CAP + 1)
             .fetch_one(&self.pool)
             .await
@@ -143,14 +201,13 @@ impl History {
             .map_err(HistoryError::db("counting history records"))?;
         let mut records = Vec::new();
         if q.limit > 0 {
-            let page_sql = format!(
-                "SELECT {} FROM job_execute_snapshot{where_clause} ORDER BY sort_ms DESC, id DESC LIMIT ? OFFSET ?",
-                select_list(self.dialect, false)
-            );
+            let [limit, offset] = page_bounds(q);
             let rows = filter
-                .bind(sqlx::query(self.dialect.sql(&page_sql)))
-                .bind(i64::try_from(q.limit).unwrap_or(i64::MAX))
-                .bind(i64::try_from(q.offset).unwrap_or(i64::MAX))
+                .bind(sqlx::query(
+                    self.dialect.sql(&filter.page_sql(self.dialect)),
+                ))
+                .bind(limit)
+                .bind(offset)
                 .fetch_all(&self.pool)
                 .await
                 .map_err(HistoryError::db("listing history records"))?;
@@ -165,6 +222,36 @@ impl History {
             total_capped: total > COUNT_CAP,
             records,
         })
+    }
+
+    /// How the database runs [`History::list`] for `q`: the count's plan, then the page's,
+    /// each line as the database prints it. For finding out why a listing is slow.
+    pub async fn plan(&self, q: &Query) -> Result<Vec<String>> {
+        let filter = Filter::of(q);
+        let (explain, column) = self.dialect.explain();
+        let mut lines = Vec::new();
+        for (what, sql, tail) in [
+            ("count", filter.count_sql(self.dialect), vec![COUNT_CAP + 1]),
+            (
+                "page",
+                filter.page_sql(self.dialect),
+                page_bounds(q).to_vec(),
+            ),
+        ] {
+            let tail: Vec<Value> = tail.into_iter().map(Value::Int).collect();
+            let query = filter.bind(sqlx::query(self.dialect.sql(&format!("{explain}{sql}"))));
+            let rows = bind_values(query, &tail)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(HistoryError::db("explaining a history listing"))?;
+            for row in &rows {
+                let line: String = row
+                    .try_get(column)
+                    .map_err(HistoryError::db("explaining a history listing"))?;
+                lines.push(format!("{what}: {line}"));
+            }
+        }
+        Ok(lines)
     }
 
     /// The record of run `id`, with its output.

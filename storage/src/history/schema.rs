@@ -4,7 +4,9 @@
 //! DDL on MySQL (an equivalent on SQLite and PostgreSQL) only if it does not exist: an existing
 //! original table, with years of an old user's rows, is adopted, never recreated. Version 2
 //! appends Forest's columns (all nullable or defaulted, so the original INSERTs and SELECTs
-//! still work) and the indexes Forest's queries need.
+//! still work) and the indexes Forest's queries need. Version 3 adds the index for the UI's
+//! commonest listing, one job's runs of one status. Version 4 gives the rows the original
+//! forest wrote a place in time (see [`backfill`]).
 //!
 //! The version lives in our own table `forest_meta` (`name`, `value`), which also holds the
 //! materialized KV revision (see [`super::write`]). Migrating is idempotent: steps at or below
@@ -12,14 +14,18 @@
 //! newer forest and is refused rather than misread. Each step runs in one transaction with the
 //! version bump; on SQLite and PostgreSQL DDL is transactional, on MySQL each DDL statement
 //! commits by itself, so a crash in the middle of a MySQL step needs the step finished by hand.
+//!
+//! Several nodes may share one MySQL or PostgreSQL database and start together: the whole
+//! migration runs under a database lock (see [`Dialect::migration_lock`]), so one node migrates
+//! and the others, once they get the lock, find the version already at [`LATEST`].
 
-use sqlx::{AnyPool, Row};
+use sqlx::{AnyConnection, AnyPool, Connection, Row};
 
 use super::dialect::Dialect;
 use super::error::{HistoryError, Result};
 
 /// The schema version this binary writes and understands.
-pub const LATEST: i64 = 2;
+pub const LATEST: i64 = 4;
 
 /// The `forest_meta` row holding the schema version.
 const VERSION_KEY: &str = "schema_version";
@@ -112,27 +118,73 @@ fn step(version: i64, dialect: Dialect) -> Vec<String> {
                 }))
                 .collect()
         }
+        // Without it a job+status listing walks the job's index and reads every one of the
+        // job's rows to test its status, and cannot count from the index alone.
+        3 => vec![
+            "CREATE INDEX fx_job_status_sort ON job_execute_snapshot (job_id, status, sort_ms, id)"
+                .to_string(),
+        ],
+        4 => vec![backfill(dialect)],
         _ => Vec::new(),
     }
 }
 
-/// Brings the database at `pool` to [`LATEST`], or refuses one that is newer.
+/// Rows the original forest wrote have `created_at` and `sort_ms` 0, so every listing put
+/// them last, in no order, and time filters never found them. They get their `create_time`
+/// (the original UI's sort key too) as both. The text is local time in a zone no database
+/// knows, so it is read as UTC: off by the zone offset, in the right order. Text of any
+/// other shape leaves the row at 0.
+fn backfill(dialect: Dialect) -> String {
+    let ms = dialect.utc_text_ms("create_time");
+    format!(
+        "UPDATE job_execute_snapshot SET created_at = COALESCE({ms}, 0), sort_ms = COALESCE({ms}, 0) \
+         WHERE sort_ms = 0 AND created_at = 0"
+    )
+}
+
+/// Brings the database at `pool` to [`LATEST`], or refuses one that is newer, holding the
+/// migration lock throughout.
 pub(crate) async fn migrate(pool: &AnyPool, dialect: Dialect) -> Result<()> {
+    // A connection of its own, closed at the end: the lock belongs to the session, so closing
+    // releases it whatever happened, and it can never go back to the pool still held.
+    let mut conn = pool
+        .acquire()
+        .await
+        .map_err(HistoryError::db("connecting to migrate"))?
+        .detach();
+    if let Some(lock) = dialect.migration_lock() {
+        let got: Option<i64> = sqlx::query(lock)
+            .fetch_one(&mut conn)
+            .await
+            .and_then(|row| row.try_get("got"))
+            .map_err(HistoryError::db("taking the migration lock"))?;
+        if got != Some(1) {
+            return Err(HistoryError::MigrationLock);
+        }
+    }
+    let migrated = migrate_locked(&mut conn, dialect).await;
+    let closed = conn.close().await;
+    migrated?;
+    closed.map_err(HistoryError::db("releasing the migration lock"))
+}
+
+/// [`migrate`], once the lock is held, on its connection.
+async fn migrate_locked(conn: &mut AnyConnection, dialect: Dialect) -> Result<()> {
     sqlx::query(dialect.sql(
         "CREATE TABLE IF NOT EXISTS forest_meta (name VARCHAR(64) NOT NULL PRIMARY KEY, value BIGINT NOT NULL)",
     ))
-    .execute(pool)
+    .execute(&mut *conn)
     .await
     .map_err(HistoryError::db("creating forest_meta"))?;
 
-    let found = read_meta(pool, dialect, VERSION_KEY).await?;
+    let found = read_meta(&mut *conn, dialect, VERSION_KEY).await?;
     let current = match found {
         Some(v) => v,
         None => {
             for key in [VERSION_KEY, APPLIED_KEY] {
                 sqlx::query(dialect.sql("INSERT INTO forest_meta (name, value) VALUES (?, 0)"))
                     .bind(key)
-                    .execute(pool)
+                    .execute(&mut *conn)
                     .await
                     .map_err(HistoryError::db("initialising forest_meta"))?;
             }
@@ -147,7 +199,7 @@ pub(crate) async fn migrate(pool: &AnyPool, dialect: Dialect) -> Result<()> {
     }
     for version in current + 1..=LATEST {
         let failed = |source| HistoryError::Migrate { version, source };
-        let mut tx = pool.begin().await.map_err(failed)?;
+        let mut tx = conn.begin().await.map_err(failed)?;
         for statement in step(version, dialect) {
             sqlx::query(dialect.sql(&statement))
                 .execute(&mut *tx)
@@ -167,10 +219,14 @@ pub(crate) async fn migrate(pool: &AnyPool, dialect: Dialect) -> Result<()> {
 }
 
 /// The value of `forest_meta` row `key`, if it exists.
-pub(crate) async fn read_meta(pool: &AnyPool, dialect: Dialect, key: &str) -> Result<Option<i64>> {
+pub(crate) async fn read_meta<'c>(
+    executor: impl sqlx::Executor<'c, Database = sqlx::Any>,
+    dialect: Dialect,
+    key: &str,
+) -> Result<Option<i64>> {
     let row = sqlx::query(dialect.sql("SELECT value FROM forest_meta WHERE name = ?"))
         .bind(key)
-        .fetch_optional(pool)
+        .fetch_optional(executor)
         .await
         .map_err(HistoryError::db("reading forest_meta"))?;
     row.map(|r| r.try_get::<i64, _>("value"))
