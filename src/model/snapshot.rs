@@ -499,6 +499,7 @@ mod tests {
             shard_total: 3,
             duration_ms: Some(0),
             output: "line\n".into(),
+            node: "node-1".into(),
             ..JobExecuteSnapshot::default()
         };
         let value: Value = serde_json::from_str(&report.to_json()).unwrap_or_default();
@@ -509,6 +510,7 @@ mod tests {
             ("shardTotal", Value::from(3)),
             ("durationMs", Value::from(0)),
             ("output", Value::from("line\n")),
+            ("node", Value::from("node-1")),
         ] {
             assert_eq!(value.get(name), Some(&want), "{name}");
         }
@@ -537,6 +539,7 @@ mod tests {
             shard_total: 1,
             deadline: at,
             timeout: 1,
+            not_before: at,
             ..JobSnapshot::default()
         };
         let value: Value = serde_json::to_value(&snapshot).unwrap_or_default();
