@@ -6,7 +6,9 @@
 //! - [`schedule`]: many jobs on a cluster of local nodes it starts ([`local`]): fires per
 //!   second, fire delay, lost ticks, memory.
 //! - [`workers`]: end-to-end runs per second through many streamed no-op workers ([`noop`]).
+//! - [`history`]: the history store's insert rate and query latency.
 
+mod history;
 mod kv;
 mod local;
 mod noop;
@@ -26,6 +28,8 @@ pub enum BenchCommand {
     Schedule(schedule::ScheduleBench),
     /// Starts a local cluster with many no-op workers and measures end-to-end runs/s.
     Workers(workers::WorkersBench),
+    /// Fills a history store and measures its insert rate and filtered query latency.
+    History(history::HistoryBench),
 }
 
 pub async fn run(cmd: BenchCommand) -> anyhow::Result<()> {
@@ -33,6 +37,7 @@ pub async fn run(cmd: BenchCommand) -> anyhow::Result<()> {
         BenchCommand::Kv(opts) => kv::run(opts).await,
         BenchCommand::Schedule(opts) => schedule::run(opts).await,
         BenchCommand::Workers(opts) => workers::run(opts).await,
+        BenchCommand::History(opts) => history::run(opts).await,
     }
 }
 
