@@ -9,6 +9,7 @@ use chrono::{DateTime, Local, TimeZone, Utc};
 use futures::StreamExt;
 
 use super::book::{Book, Place};
+use super::concurrency::{self, Admit};
 use super::misfire;
 use super::records;
 use super::route::{self, Placement};
@@ -417,6 +418,26 @@ impl Leader {
         )
     }
 
+    /// One worker for one snapshot that already exists (waiting, or moving off a worker that
+    /// left), by its job's route; a slot of a broadcast or sharded tick goes round robin.
+    fn pick_one(&mut self, group: &str, job_id: &str, avoid: Option<&str>) -> Option<String> {
+        let conf = self
+            .jobs
+            .get(job_id)
+            .map(|j| j.conf.clone())
+            .unwrap_or_else(|| JobConf {
+                group: group.to_string(),
+                id: job_id.to_string(),
+                ..Default::default()
+            });
+        let route = Some(conf.route)
+            .filter(|r| !r.fans_out())
+            .unwrap_or(Route::RoundRobin);
+        self.place(&conf, route, avoid)
+            .into_iter()
+            .find_map(|p| p.worker)
+    }
+
     /// The snapshot of one tick's slot, for a worker (or pending when it has none).
     fn snapshot(conf: &JobConf, tick: DateTime<Utc>, p: &Placement) -> Option<JobSnapshot> {
         let mut id = SnapshotId::tick(&tick, &conf.id).ok()?;
@@ -539,16 +560,15 @@ impl Leader {
             txn.success.push(records::cursor(id, cursor));
             let mut going = self.book.outstanding(id, "");
             for tick in &d.fire {
-                match conf.concurrency {
-                    Concurrency::Forbid if !going.is_empty() => {
-                        let why = "skipped: the previous run was still going (concurrency forbid)";
-                        if let Some(run) = Self::missed(&conf, *tick, why) {
+                match concurrency::admit(conf.concurrency, std::mem::take(&mut going)) {
+                    Admit::Skip => {
+                        if let Some(run) = Self::missed(&conf, *tick, concurrency::SKIPPED) {
                             txn.success.push(records::finished(&run));
                         }
+                        going = self.book.outstanding(id, "");
                         continue;
                     }
-                    Concurrency::Replace => replaced.append(&mut going),
-                    _ => {}
+                    Admit::Run { mut replacing } => replaced.append(&mut replacing),
                 }
                 for p in self.place(&conf, conf.route, None) {
                     if let Some(s) = Self::snapshot(&conf, *tick, &p) {
@@ -620,51 +640,34 @@ impl Leader {
                     continue;
                 }
                 let key = keys::pending(&group, &s.id);
-                let conf = self.jobs.get(&s.job_id).map(|j| j.conf.clone());
-                let policy = conf.as_ref().map_or(Concurrency::Allow, |c| c.concurrency);
+                let policy = self
+                    .jobs
+                    .get(&s.job_id)
+                    .map_or(Concurrency::Allow, |j| j.conf.concurrency);
+                // Runs that started, or wait ahead of this one in the queue.
                 let rivals: Vec<(String, Place)> = self
                     .book
                     .outstanding(&s.job_id, &s.id)
                     .into_iter()
-                    .filter(|(_, p)| !matches!(p, Place::Pending { .. }))
+                    .filter(|(id, p)| !matches!(p, Place::Pending { .. }) || *id < s.id)
                     .collect();
-                if policy == Concurrency::Forbid && !rivals.is_empty() {
+                let Admit::Run { replacing } = concurrency::admit(policy, rivals) else {
                     let run = closed(
                         JobExecuteSnapshot::started(&s, &local_now()),
                         ExecuteStatus::MISSED,
-                        "skipped: the previous run was still going (concurrency forbid)".into(),
+                        concurrency::SKIPPED.into(),
                     );
                     self.hand_over(&key, rev, vec![records::finished(&run)])
                         .await?;
                     self.forget_pending(&group, &s.id);
                     continue;
-                }
-                // A waiting slot of a broadcast or sharded tick goes to one worker.
-                let route = conf
-                    .as_ref()
-                    .map(|c| c.route)
-                    .filter(|r| !r.fans_out())
-                    .unwrap_or(Route::RoundRobin);
-                let fallback = JobConf {
-                    group: group.clone(),
-                    id: s.job_id.clone(),
-                    ..Default::default()
                 };
                 let avoid = (!s.ip.is_empty()).then(|| s.ip.clone());
-                let placed =
-                    self.place(conf.as_ref().unwrap_or(&fallback), route, avoid.as_deref());
-                let Some(worker) = placed.into_iter().find_map(|p| p.worker) else {
+                let Some(worker) = self.pick_one(&group, &s.job_id, avoid.as_deref()) else {
                     break;
                 };
-                if policy == Concurrency::Replace {
-                    for (id, place) in rivals {
-                        self.cancel(
-                            &id,
-                            &place,
-                            "cancelled: replaced by a newer run (concurrency replace)",
-                        )
-                        .await?;
-                    }
+                for (id, place) in replacing {
+                    self.cancel(&id, &place, concurrency::REPLACED).await?;
                 }
                 s.ip = worker;
                 s.not_before = None;
@@ -894,21 +897,8 @@ impl Leader {
                 continue;
             };
             let old = text(&kv.key).to_string();
-            let conf = self.jobs.get(&s.job_id).map(|j| j.conf.clone());
-            let route = conf
-                .as_ref()
-                .map(|c| c.route)
-                .filter(|r| !r.fans_out())
-                .unwrap_or(Route::RoundRobin);
-            let fallback = JobConf {
-                group: group.to_string(),
-                id: s.job_id.clone(),
-                ..Default::default()
-            };
             let target = self
-                .place(conf.as_ref().unwrap_or(&fallback), route, Some(worker))
-                .into_iter()
-                .find_map(|p| p.worker)
+                .pick_one(group, &s.job_id, Some(worker))
                 .filter(|w| w != worker);
             s.ip = target.clone().unwrap_or_default();
             let moved: RequestOp = if target.is_some() {

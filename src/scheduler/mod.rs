@@ -13,6 +13,7 @@
 //! `/forest/client/execute/snapshot/...` are collected into `/forest/server/history/`.
 
 mod book;
+mod concurrency;
 mod leader;
 pub mod misfire;
 mod records;
