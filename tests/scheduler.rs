@@ -184,18 +184,7 @@ async fn every_tick_runs_exactly_once_across_a_leader_kill() {
         .await;
     }
     let ep = cluster.endpoint(new_leader);
-    eventually(
-        "every dispatched snapshot is claimed and every report collected",
-        || {
-            let ep = ep.clone();
-            async move {
-                read_prefix(&ep, keys::SNAPSHOT_PREFIX).await.count == 0
-                    && read_prefix(&ep, keys::EXECUTE_PREFIX).await.count == 0
-                    && read_prefix(&ep, keys::PENDING_PREFIX).await.count == 0
-            }
-        },
-    )
-    .await;
+    settled(&ep).await;
     for w in workers {
         w.abort();
     }

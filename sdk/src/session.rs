@@ -377,6 +377,8 @@ impl Session {
         };
         if !claimed.ok {
             info!(snapshot_id = %id, reason = %claimed.reason, "claim refused: not running it");
+            // Not ours now; if the scheduler gives it back later, take it then.
+            self.seen.remove(&id);
             if cancelled.is_some() {
                 send(&stream.tx, cancel_ack(&id)).await?;
             }

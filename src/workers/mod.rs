@@ -94,10 +94,16 @@ impl worker_service_server::WorkerService for WorkerService {
         let (tx, rx) = mpsc::channel(256);
         let me = self.clone();
         tokio::spawn(async move {
-            let end = session::run(&me.kv, me.timings, &me.local, inbound, &tx).await;
-            if let Err(status) = end {
+            let ended = session::run(&me.kv, me.timings, &me.local, inbound, &tx).await;
+            // Tell the worker first (it reconnects at once), then release its registration
+            // after the grace period, unless it came back.
+            if let Err(status) = ended.end {
                 tracing::info!(?peer, reason = status.message(), "worker stream closed");
                 let _ = tx.send(Err(status)).await;
+            }
+            drop(tx);
+            if let Some(reg) = ended.registration {
+                registration::release(me.kv.clone(), me.timings, &me.local, reg).await;
             }
         });
         Ok(Response::new(Box::pin(ReceiverStream::new(rx))))

@@ -156,15 +156,21 @@ pub async fn register(
     Ok(Registration { info, ticket })
 }
 
-/// After the grace period, revokes the registration's lease unless the worker came back (to
-/// this node or another) in the meantime.
+/// Revokes the registration's lease a grace period after its stream ended, unless the worker
+/// came back (to this node or another) in the meantime. The grace counts from when the
+/// cluster answers again: a stream that ended because the cluster was electing a leader must
+/// not cost its worker the registration it is trying to take back.
 pub async fn release(kv: Kv, timings: Timings, local: &Local, reg: Registration) {
-    tokio::time::sleep(timings.grace).await;
     let (group, name) = (&reg.info.group, &reg.info.name);
+    let key = keys::worker_info(group, name);
+    while get(&kv, &key).await.is_err() {
+        tokio::time::sleep(timings.heartbeat).await;
+    }
+    tokio::time::sleep(timings.grace).await;
     if !local.release(group, name, reg.ticket) {
         return;
     }
-    let current = get(&kv, &keys::worker_info(group, name))
+    let current = get(&kv, &key)
         .await
         .ok()
         .flatten()

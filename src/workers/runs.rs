@@ -32,20 +32,37 @@ pub async fn claim(
     kv: &Kv,
     group: &str,
     worker: &str,
-    snapshot: &JobSnapshot,
+    id: &str,
 ) -> Result<Result<(), Refusal>, Status> {
-    let key = keys::snapshot(group, worker, &snapshot.id);
-    let mut run = JobExecuteSnapshot::started(snapshot, &Local::now().naive_local());
+    let key = keys::snapshot(group, worker, id);
+    let found = kv
+        .range(RangeRequest {
+            key: key.clone().into_bytes(),
+            ..Default::default()
+        })
+        .await
+        .map_err(Status::from)?;
+    let Some((snapshot, rev)) = found
+        .kvs
+        .into_iter()
+        .next()
+        .and_then(|kv| Some((JobSnapshot::from_json(&kv.value).ok()?, kv.mod_revision)))
+    else {
+        // Its answer may have been lost with a stream: a repeated claim of a run already
+        // this worker's holds.
+        return Ok(match going(kv, group, worker, id).await? {
+            Some(_) => Ok(()),
+            None => Err("the snapshot is no longer yours (moved or deleted)".into()),
+        });
+    };
+    let mut run = JobExecuteSnapshot::started(&snapshot, &Local::now().naive_local());
     run.ip = worker.to_string();
     run.node = kv.cluster().name().to_string();
     let txn = TxnRequest {
-        compare: vec![ops::exists(&key)],
+        compare: vec![ops::mod_revision_is(&key, rev)],
         success: vec![
             ops::delete(&key),
-            ops::put(
-                keys::execute_snapshot(group, worker, &snapshot.id),
-                run.to_json(),
-            ),
+            ops::put(keys::execute_snapshot(group, worker, id), run.to_json()),
         ],
         failure: vec![],
     };
@@ -75,19 +92,6 @@ async fn going(
         let run = JobExecuteSnapshot::from_json(&kv.value).ok()?;
         (!run.status.is_final()).then_some((run, kv.mod_revision))
     }))
-}
-
-/// Whether the run `id` is already claimed by this worker and still going.
-pub async fn already_claimed(
-    kv: &Kv,
-    group: &str,
-    worker: &str,
-    id: &str,
-) -> Result<Result<(), Refusal>, Status> {
-    Ok(match going(kv, group, worker, id).await? {
-        Some(_) => Ok(()),
-        None => Err("it was not dispatched to this stream".into()),
-    })
 }
 
 /// Statuses a worker may end a run with; the others (timeout, lost, missed) are the
@@ -121,7 +125,9 @@ pub async fn finish(
     limits::check_text("output", &r.output)?;
     let key = keys::execute_snapshot(group, worker, &r.snapshot_id);
     let Some((mut run, rev)) = going(kv, group, worker, &r.snapshot_id).await? else {
-        return Ok(Err("the run was already closed (timed out or lost)".into()));
+        return Ok(Err(
+            "no run of that id is going under this worker (never claimed, or closed: timed out or lost)".into(),
+        ));
     };
     let now = Local::now().naive_local();
     let finished = local_time(r.finished_at_ms).unwrap_or(now);

@@ -19,12 +19,15 @@ use super::{limits, Timings};
 use crate::kv::{prefix_end, Kv, WatchStream};
 use crate::model::{keys, JobSnapshot, WireJson};
 use crate::pb::forest::{
-    node_message, worker_message, Cancel, Claimed, Dispatch, NodeMessage, Recorded, Welcome,
+    node_message, worker_message, Cancel, Claimed, Dispatch, Hello, NodeMessage, Recorded, Welcome,
     WorkerMessage,
 };
 use crate::pb::kv::{event::EventType, RangeRequest, WatchRequest};
 
 type Out = mpsc::Sender<Result<NodeMessage, Status>>;
+
+/// How long a dispatch may stay unclaimed before it is pushed again.
+const RESEND_AFTER: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Runs a stream to its end; `Err` carries the reason the node closes it with.
 pub async fn run(
@@ -33,24 +36,17 @@ pub async fn run(
     local: &Local,
     mut inbound: Streaming<WorkerMessage>,
     out: &Out,
-) -> Result<(), Status> {
-    let first = tokio::time::timeout(timings.heartbeat * 10, inbound.next())
-        .await
-        .map_err(|_| Status::deadline_exceeded("no hello"))?;
-    let hello = match first {
-        Some(Ok(WorkerMessage {
-            kind: Some(worker_message::Kind::Hello(h)),
-        })) => h,
-        Some(Err(e)) => return Err(e),
-        None => return Ok(()),
-        Some(Ok(_)) => {
-            return Err(Status::failed_precondition(
-                "the first message must be a hello",
-            ))
+) -> Ended {
+    let (hello, reg) = match open(kv, timings, local, &mut inbound).await {
+        Ok(Some(opened)) => opened,
+        Ok(None) => {
+            return Ended {
+                end: Ok(()),
+                registration: None,
+            }
         }
+        Err(status) => return status.into(),
     };
-    limits::check_hello(&hello)?;
-    let reg = registration::register(kv, timings, local, &hello).await?;
     let mut session = Session {
         kv: kv.clone(),
         out: out.clone(),
@@ -61,8 +57,52 @@ pub async fn run(
         reg,
     };
     let end = session.serve(timings, hello.running, inbound).await;
-    registration::release(kv.clone(), timings, local, session.reg).await;
-    end
+    Ended {
+        end,
+        registration: Some(session.reg),
+    }
+}
+
+/// The hello, checked, and the worker registered; `None` if the stream ended before a word.
+async fn open(
+    kv: &Kv,
+    timings: Timings,
+    local: &Local,
+    inbound: &mut Streaming<WorkerMessage>,
+) -> Result<Option<(Hello, Registration)>, Status> {
+    let first = tokio::time::timeout(timings.heartbeat * 10, inbound.next())
+        .await
+        .map_err(|_| Status::deadline_exceeded("no hello"))?;
+    let hello = match first {
+        Some(Ok(WorkerMessage {
+            kind: Some(worker_message::Kind::Hello(h)),
+        })) => h,
+        Some(Err(e)) => return Err(e),
+        None => return Ok(None),
+        Some(Ok(_)) => {
+            return Err(Status::failed_precondition(
+                "the first message must be a hello",
+            ))
+        }
+    };
+    limits::check_hello(&hello)?;
+    let reg = registration::register(kv, timings, local, &hello).await?;
+    Ok(Some((hello, reg)))
+}
+
+/// How a stream ended, and the registration to release once the worker has been told.
+pub struct Ended {
+    pub end: Result<(), Status>,
+    pub registration: Option<Registration>,
+}
+
+impl From<Status> for Ended {
+    fn from(status: Status) -> Self {
+        Ended {
+            end: Err(status),
+            registration: None,
+        }
+    }
 }
 
 struct Session {
@@ -72,8 +112,8 @@ struct Session {
     capacity: usize,
     /// Snapshots under the worker's key not yet pushed.
     waiting: BTreeMap<String, JobSnapshot>,
-    /// Pushed, not yet claimed.
-    sent: BTreeMap<String, JobSnapshot>,
+    /// Pushed, not yet claimed, and when.
+    sent: BTreeMap<String, (JobSnapshot, Instant)>,
     /// Claimed (or still running from before a reconnect), not yet reported: id → output.
     running: HashMap<String, String>,
 }
@@ -213,6 +253,8 @@ impl Session {
                         return Err(Status::deadline_exceeded("no heartbeat for three intervals"));
                     }
                     registration::keep_alive(&self.kv, &self.reg).await?;
+                    self.resend_unclaimed();
+                    self.pump().await?;
                 }
             }
         }
@@ -236,6 +278,22 @@ impl Session {
         }
     }
 
+    /// Dispatches the worker has not claimed for a while go out again (at least once: the
+    /// first may have been lost with a stream, or dropped by a worker that was full).
+    fn resend_unclaimed(&mut self) {
+        let stale: Vec<String> = self
+            .sent
+            .iter()
+            .filter(|(_, (_, at))| at.elapsed() > RESEND_AFTER)
+            .map(|(id, _)| id.clone())
+            .collect();
+        for id in stale {
+            if let Some((s, _)) = self.sent.remove(&id) {
+                self.waiting.insert(id, s);
+            }
+        }
+    }
+
     /// Pushes waiting snapshots while the worker has room.
     async fn pump(&mut self) -> Result<(), Status> {
         while self.sent.len() + self.running.len() < self.capacity {
@@ -247,7 +305,7 @@ impl Session {
                 .await
                 .map_err(|_| closed())?;
             tracing::debug!(snapshot = %id, worker = %self.reg.info.name, "dispatched");
-            self.sent.insert(id, s);
+            self.sent.insert(id, (s, Instant::now()));
         }
         Ok(())
     }
@@ -275,12 +333,12 @@ impl Session {
             Some(worker_message::Kind::Heartbeat(_)) => {}
             Some(worker_message::Kind::Claim(c)) => {
                 limits::check_id(&c.snapshot_id)?;
-                let answer = match self.sent.remove(&c.snapshot_id) {
-                    Some(s) => runs::claim(&self.kv, &group, &name, &s).await?,
-                    // A claim repeated after a reconnect (its answer was lost with the old
-                    // stream) holds if the run is already this worker's.
-                    None => runs::already_claimed(&self.kv, &group, &name, &c.snapshot_id).await?,
-                };
+                self.sent.remove(&c.snapshot_id);
+                self.waiting.remove(&c.snapshot_id);
+                // Whatever was pushed on which stream: a worker may claim what is under its
+                // key, once, and a claim repeated after a reconnect holds if the run is
+                // already its own.
+                let answer = runs::claim(&self.kv, &group, &name, &c.snapshot_id).await?;
                 if answer.is_ok() {
                     self.running.insert(c.snapshot_id.clone(), String::new());
                 }
@@ -302,11 +360,10 @@ impl Session {
             }
             Some(worker_message::Kind::Result(r)) => {
                 limits::check_id(&r.snapshot_id)?;
-                let answer = match self.running.get(&r.snapshot_id) {
-                    None => Err("no run of that id is going on this stream".to_string()),
-                    Some(progress) => runs::finish(&self.kv, &group, &name, &r, progress).await?,
-                };
-                self.running.remove(&r.snapshot_id);
+                // A result may come for a run claimed on an earlier stream: what counts is
+                // that the run is this worker's and still going.
+                let progress = self.running.remove(&r.snapshot_id).unwrap_or_default();
+                let answer = runs::finish(&self.kv, &group, &name, &r, &progress).await?;
                 let (ok, reason) = split(answer);
                 self.send(node_message::Kind::Recorded(Recorded {
                     snapshot_id: r.snapshot_id,

@@ -173,6 +173,25 @@ pub struct Cluster {
     pub dir: tempfile::TempDir,
 }
 
+impl Drop for Cluster {
+    /// A failing test leaves its nodes' logs and data behind, and says where.
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            let keep = std::env::temp_dir().join(format!(
+                "forest-failed-{}-{}",
+                std::process::id(),
+                free_port()
+            ));
+            for n in &mut self.nodes {
+                n.kill();
+            }
+            if std::fs::rename(self.dir.path(), &keep).is_ok() {
+                eprintln!("the failed test's logs and data are in {}", keep.display());
+            }
+        }
+    }
+}
+
 impl Cluster {
     /// Starts `n` nodes with the given extra `serve` flags and waits for a leader.
     pub async fn start(n: u64, extra: &[&str]) -> Cluster {
@@ -491,5 +510,36 @@ pub async fn run_record(ep: &str, id: &str) -> Option<forest::model::JobExecuteS
         ),
         Err(s) if s.code() == tonic::Code::NotFound => None,
         Err(s) => panic!("the history answers: {s}"),
+    }
+}
+
+/// Waits until no run is dispatched, running or waiting anywhere (every run finished and was
+/// collected); on timeout, fails naming what is left.
+pub async fn settled(ep: &str) {
+    use forest::model::keys;
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        let mut left = Vec::new();
+        for p in [
+            keys::SNAPSHOT_PREFIX,
+            keys::EXECUTE_PREFIX,
+            keys::PENDING_PREFIX,
+        ] {
+            for kv in read_prefix(ep, p).await.kvs {
+                left.push(format!(
+                    "{} = {}",
+                    String::from_utf8_lossy(&kv.key),
+                    String::from_utf8_lossy(&kv.value)
+                ));
+            }
+        }
+        if left.is_empty() {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "runs still unfinished after {PATIENCE:?}: {left:#?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
