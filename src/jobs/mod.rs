@@ -69,6 +69,9 @@ pub struct Jobs {
     kv: Kv,
 }
 
+/// How many ids `add` draws before it gives up (a collision is rare; many in a row are not).
+const ID_DRAWS: usize = 8;
+
 impl Jobs {
     pub fn new(kv: Kv) -> Jobs {
         Jobs { kv }
@@ -131,29 +134,36 @@ impl Jobs {
 
     /// Creates a job (an id is assigned when none is given); its group must exist.
     pub async fn add(&self, mut conf: JobConf) -> Result<JobConf, JobError> {
-        if conf.id.is_empty() {
-            conf.id = ids::job_id();
-        }
+        // A generated id is a serial number: two jobs created in one second may draw the same
+        // one, which the create-if-absent write catches; then another is drawn.
+        let generated = conf.id.is_empty();
         if conf.status == 0 {
             conf.status = JOB_RUNNING;
         }
         conf.version = 1;
-        Self::check(&conf)?;
-        let key = keys::job_conf(&conf.id);
-        let group = keys::group(&conf.group);
-        let txn = TxnRequest {
-            compare: vec![mod_revision_is(&key, 0), exists(&group)],
-            success: vec![put(key.clone(), conf.to_json()), cursor_now(&conf.id)],
-            failure: vec![],
-        };
-        if self.kv.txn(txn).await?.succeeded {
-            return Ok(conf);
+        for _ in 0..ID_DRAWS {
+            if generated {
+                conf.id = ids::job_id();
+            }
+            Self::check(&conf)?;
+            let key = keys::job_conf(&conf.id);
+            let group = keys::group(&conf.group);
+            let txn = TxnRequest {
+                compare: vec![mod_revision_is(&key, 0), exists(&group)],
+                success: vec![put(key.clone(), conf.to_json()), cursor_now(&conf.id)],
+                failure: vec![],
+            };
+            if self.kv.txn(txn).await?.succeeded {
+                return Ok(conf);
+            }
+            if self.get_raw(&key).await?.is_none() {
+                return Err(JobError::UnknownGroup(conf.group));
+            }
+            if !generated {
+                break;
+            }
         }
-        if self.get_raw(&key).await?.is_some() {
-            Err(JobError::Exists(format!("job {}", conf.id)))
-        } else {
-            Err(JobError::UnknownGroup(conf.group))
-        }
+        Err(JobError::Exists(format!("job {}", conf.id)))
     }
 
     pub async fn get(&self, id: &str) -> Result<JobConf, JobError> {

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap};
 use std::time::Duration;
 
 use chrono::{DateTime, Local, TimeZone, Utc};
-use futures::StreamExt;
+use futures::{FutureExt, StreamExt};
 
 use super::book::{Book, Place};
 use super::concurrency::{self, Admit};
@@ -74,6 +74,43 @@ pub struct Leader {
     /// id: if the client goes away first, the run is recorded lost instead of vanishing.
     claimed: HashMap<String, (String, JobSnapshot)>,
     book: Book,
+    /// Reports seen in the watch message being handled, collected together after it.
+    reports: Vec<KeyValue>,
+    lateness: Lateness,
+}
+
+/// How late ticks are committed (commit time minus scheduled time), logged every
+/// [`Lateness::EVERY`] so an operator sees a scheduler falling behind.
+struct Lateness {
+    ms: hdrhistogram::Histogram<u64>,
+    since: std::time::Instant,
+}
+
+impl Lateness {
+    const EVERY: Duration = Duration::from_secs(10);
+
+    fn new() -> Self {
+        Lateness {
+            ms: hdrhistogram::Histogram::new(3).expect("3 significant digits is valid"),
+            since: std::time::Instant::now(),
+        }
+    }
+
+    fn record(&mut self, late: chrono::Duration) {
+        let _ = self.ms.record(late.num_milliseconds().max(0) as u64);
+        if self.since.elapsed() >= Self::EVERY {
+            tracing::info!(
+                fires = self.ms.len(),
+                p50_ms = self.ms.value_at_quantile(0.5),
+                p99_ms = self.ms.value_at_quantile(0.99),
+                max_ms = self.ms.max(),
+                "ticks committed in the last {:?}, and how late",
+                Self::EVERY
+            );
+            self.ms.reset();
+            self.since = std::time::Instant::now();
+        }
+    }
 }
 
 fn prefix(p: &str) -> RangeRequest {
@@ -86,6 +123,32 @@ fn prefix(p: &str) -> RangeRequest {
 
 fn text(b: &[u8]) -> &str {
     std::str::from_utf8(b).unwrap_or("")
+}
+
+/// The transaction of a hand-over: `key`, if still as read at `rev`, makes way for `with`.
+fn hand_over_txn(key: &str, rev: i64, with: Vec<RequestOp>) -> TxnRequest {
+    let mut success = vec![ops::delete(key)];
+    success.extend(with);
+    TxnRequest {
+        compare: vec![ops::mod_revision_is(key, rev)],
+        success,
+        failure: vec![],
+    }
+}
+
+/// Collections in flight at once; the KV batches them into few Raft entries.
+const COLLECT_IN_FLIGHT: usize = 256;
+
+/// Commits independent transactions, [`COLLECT_IN_FLIGHT`] at a time; the first error ends it.
+async fn commit_all(kv: Kv, txns: Vec<TxnRequest>) -> Result<(), KvError> {
+    for chunk in txns.chunks(COLLECT_IN_FLIGHT) {
+        let answers =
+            futures::future::join_all(chunk.iter().map(|t| kv.txn_as_leader(t.clone()))).await;
+        for a in answers {
+            a?;
+        }
+    }
+    Ok(())
 }
 
 fn local_now() -> chrono::NaiveDateTime {
@@ -110,6 +173,8 @@ impl Leader {
             claimed: HashMap::new(),
             pending: BTreeMap::new(),
             book: Book::default(),
+            reports: Vec::new(),
+            lateness: Lateness::new(),
         };
         let mut changes = leader.load().await?;
         leader.recover_orphans().await?;
@@ -133,6 +198,8 @@ impl Leader {
                         let deleted = ev.r#type == EventType::Delete as i32;
                         leader.on_event(deleted, ev.kv.unwrap_or_default(), ev.prev_kv).await?;
                     }
+                    let reports = std::mem::take(&mut leader.reports);
+                    leader.collect_in_background(&reports);
                 }
                 _ = tokio::time::sleep(wait) => {}
                 _ = metrics.changed() => {}
@@ -369,7 +436,7 @@ impl Leader {
                 self.book.clear(work.id);
             } else {
                 self.on_report(&kv);
-                self.collect(&kv).await?;
+                self.reports.push(kv);
             }
         } else if let Some((group, id)) = key
             .strip_prefix(keys::PENDING_PREFIX)
@@ -514,8 +581,12 @@ impl Leader {
                 continue;
             }
             let rev = resp.header.map_or(0, |h| h.revision);
+            let committed = Utc::now();
             for (id, cursor, fired, missed) in planned.decided {
                 tracing::debug!(job = %id, %cursor, fired, missed, "fired");
+                if fired > 0 {
+                    self.lateness.record(committed - cursor);
+                }
                 if let Some(job) = self.jobs.get_mut(&id) {
                     job.cursor = cursor;
                     job.cursor_rev = rev;
@@ -777,14 +848,7 @@ impl Leader {
     /// Replaces `key`, if it is still as read at `rev`, by `with` in one transaction: every
     /// hand-over (pending → worker, worker → worker, report → history) is this move.
     async fn hand_over(&self, key: &str, rev: i64, with: Vec<RequestOp>) -> Result<(), LeadError> {
-        let mut success = vec![ops::delete(key)];
-        success.extend(with);
-        let txn = TxnRequest {
-            compare: vec![ops::mod_revision_is(key, rev)],
-            success,
-            failure: vec![],
-        };
-        self.kv.txn_as_leader(txn).await?;
+        self.kv.txn_as_leader(hand_over_txn(key, rev, with)).await?;
         Ok(())
     }
 
@@ -843,19 +907,56 @@ impl Leader {
     /// A final report becomes a history record (and maybe a retry) and its key goes, in one
     /// transaction.
     async fn collect(&mut self, kv: &KeyValue) -> Result<(), LeadError> {
+        self.collect_all(std::slice::from_ref(kv)).await
+    }
+
+    /// [`collect`](Self::collect) for many reports, their transactions in flight together.
+    async fn collect_all(&mut self, reports: &[KeyValue]) -> Result<(), LeadError> {
+        match commit_all(self.kv.clone(), self.collections(reports)).await {
+            Err(KvError::Cluster(crate::cluster::ClusterError::NotLeader)) => {
+                Err(LeadError::Deposed)
+            }
+            other => Ok(other?),
+        }
+    }
+
+    /// Collects the reports of one watch message without holding up the loop: firing must
+    /// not wait for bookkeeping. A collection that fails (the term ended) is left to the next
+    /// leader, which collects every report it finds.
+    fn collect_in_background(&mut self, reports: &[KeyValue]) {
+        let txns = self.collections(reports);
+        if txns.is_empty() {
+            return;
+        }
+        tokio::spawn(commit_all(self.kv.clone(), txns).map(|r| {
+            if let Err(e) = r {
+                tracing::debug!(error = %e, "collection left to the next leader");
+            }
+        }));
+    }
+
+    fn collections(&self, reports: &[KeyValue]) -> Vec<TxnRequest> {
+        reports
+            .iter()
+            .filter_map(|kv| self.collection(kv))
+            .collect()
+    }
+
+    /// The transaction that collects a final report; `None` for a report still running.
+    fn collection(&self, kv: &KeyValue) -> Option<TxnRequest> {
         let Ok(run) = JobExecuteSnapshot::from_json(&kv.value) else {
             tracing::warn!(
                 key = text(&kv.key),
                 "an execution report that does not parse is left alone"
             );
-            return Ok(());
+            return None;
         };
         if !run.status.is_final() {
-            return Ok(());
+            return None;
         }
         let worker = keys::parse_execute_snapshot_key(text(&kv.key)).map(|w| w.worker);
         let with = self.closing(&run, worker);
-        self.hand_over(text(&kv.key), kv.mod_revision, with).await
+        Some(hand_over_txn(text(&kv.key), kv.mod_revision, with))
     }
 
     /// Work held by a worker that is gone: unclaimed snapshots move to another worker of the

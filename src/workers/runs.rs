@@ -35,9 +35,12 @@ pub async fn claim(
     id: &str,
 ) -> Result<Result<(), Refusal>, Status> {
     let key = keys::snapshot(group, worker, id);
+    // This node's own copy is enough: the worker learned of the snapshot from this node's
+    // watch, so it is applied here, and the transaction below compares its revision anyway.
     let found = kv
         .range(RangeRequest {
             key: key.clone().into_bytes(),
+            serializable: true,
             ..Default::default()
         })
         .await

@@ -38,7 +38,7 @@ fn start_node(dir: &Path, id: usize, grpc: &str, peers: &str) -> anyhow::Result<
         ])
         .arg("--data-dir")
         .arg(&data)
-        .env("RUST_LOG", "warn")
+        .env("FOREST_LOG", "info,openraft=warn")
         .stdin(Stdio::null())
         .stdout(log.try_clone()?)
         .stderr(log);
@@ -121,12 +121,20 @@ impl LocalCluster {
 }
 
 impl Drop for LocalCluster {
+    /// Stops the nodes; their logs and data go too unless FOREST_BENCH_KEEP is set.
     fn drop(&mut self) {
         for c in &mut self.children {
             let _ = Command::new("kill").arg(c.id().to_string()).status();
         }
         for c in &mut self.children {
             let _ = c.wait();
+        }
+        if std::env::var_os("FOREST_BENCH_KEEP").is_some() {
+            let dir = std::mem::replace(
+                &mut self._dir,
+                tempfile::TempDir::new().expect("a temp dir"),
+            );
+            eprintln!("kept {}", dir.keep().display());
         }
     }
 }
