@@ -16,9 +16,9 @@ use forest_storage::history::{History, Record};
 use futures::StreamExt;
 
 use super::record;
-use crate::kv::{prefix_end, Kv};
+use crate::kv::{ops, Kv};
 use crate::model::{keys, JobExecuteSnapshot, WireJson};
-use crate::pb::kv::{event::EventType, PutRequest, RangeRequest, WatchRequest};
+use crate::pb::kv::{event::EventType, PutRequest};
 
 /// Records per database transaction.
 const BATCH: usize = 500;
@@ -60,14 +60,7 @@ fn parse(value: &[u8]) -> Option<Record> {
 
 async fn follow(kv: &Kv, store: &History, shared: bool) -> Result<(), Error> {
     let applied = store.applied().await?;
-    let p = keys::HISTORY_PREFIX.as_bytes();
-    let now = kv
-        .range(RangeRequest {
-            key: p.to_vec(),
-            range_end: prefix_end(p).unwrap_or_default(),
-            ..Default::default()
-        })
-        .await?;
+    let now = kv.range(ops::prefix_range(keys::HISTORY_PREFIX)).await?;
     let at = now.header.as_ref().map_or(0, |h| h.revision);
     let missing: Vec<Record> = now
         .kvs
@@ -84,12 +77,7 @@ async fn follow(kv: &Kv, store: &History, shared: bool) -> Result<(), Error> {
         store.record(&[], at).await?;
     }
     tracing::info!(records = missing.len(), revision = at, "history: caught up");
-    let mut watch = kv.watch(WatchRequest {
-        key: p.to_vec(),
-        range_end: prefix_end(p).unwrap_or_default(),
-        start_revision: at + 1,
-        prev_kv: false,
-    })?;
+    let mut watch = kv.watch(ops::prefix_watch(keys::HISTORY_PREFIX, at + 1, false))?;
     loop {
         let first = watch.next().await.ok_or(Error::WatchEnded)??;
         let mut batch = Vec::new();

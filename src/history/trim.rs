@@ -9,7 +9,7 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use crate::kv::{ops, prefix_end, Kv, KvError};
+use crate::kv::{ops, Kv, KvError};
 use crate::model::keys;
 use crate::pb::kv::{RangeRequest, TxnRequest};
 
@@ -33,10 +33,8 @@ pub async fn run(kv: Kv) {
 
 fn prefix(p: &str, keys_only: bool) -> RangeRequest {
     RangeRequest {
-        key: p.as_bytes().to_vec(),
-        range_end: prefix_end(p.as_bytes()).unwrap_or_default(),
         keys_only,
-        ..Default::default()
+        ..ops::prefix_range(p)
     }
 }
 

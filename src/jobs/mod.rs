@@ -16,7 +16,7 @@ use chrono_tz::Tz;
 
 use crate::cron::{self, Schedule, Syntax};
 use crate::kv::ops::{delete, exists, mod_revision_is, put};
-use crate::kv::{prefix_end, Kv, KvError};
+use crate::kv::{Kv, KvError};
 use crate::model::job::{CronSyntax, JOB_RUNNING, JOB_STOPPED};
 use crate::model::plan::Cursor;
 use crate::model::{ids, keys, GroupConf, JobConf, JobSnapshot, SnapshotId, WireJson};
@@ -89,14 +89,7 @@ impl Jobs {
     }
 
     async fn list_raw(&self, prefix: &str) -> Result<Vec<crate::pb::kv::KeyValue>, JobError> {
-        let r = self
-            .kv
-            .range(RangeRequest {
-                key: prefix.as_bytes().to_vec(),
-                range_end: prefix_end(prefix.as_bytes()).unwrap_or_default(),
-                ..Default::default()
-            })
-            .await?;
+        let r = self.kv.range(crate::kv::ops::prefix_range(prefix)).await?;
         Ok(r.kvs)
     }
 

@@ -1,6 +1,9 @@
 //! Builders for transaction parts, shared by every layer that writes through [`super::Kv::txn`].
 
-use crate::pb::kv::{compare, request_op, Compare, DeleteRangeRequest, PutRequest, RequestOp};
+use crate::pb::kv::{
+    compare, request_op, Compare, DeleteRangeRequest, PutRequest, RangeRequest, RequestOp,
+    WatchRequest,
+};
 
 pub fn put(key: impl AsRef<[u8]>, value: impl AsRef<[u8]>) -> RequestOp {
     put_leased(key, value, 0)
@@ -44,5 +47,24 @@ pub fn exists(key: impl AsRef<[u8]>) -> Compare {
         target: compare::CompareTarget::Version as i32,
         key: key.as_ref().to_vec(),
         target_union: Some(compare::TargetUnion::Version(0)),
+    }
+}
+
+/// A range over every key that starts with `prefix`.
+pub fn prefix_range(prefix: &str) -> RangeRequest {
+    RangeRequest {
+        key: prefix.as_bytes().to_vec(),
+        range_end: super::prefix_end(prefix.as_bytes()).unwrap_or_default(),
+        ..Default::default()
+    }
+}
+
+/// A watch of every key that starts with `prefix`, from `start_revision` (0: from now on).
+pub fn prefix_watch(prefix: &str, start_revision: i64, prev_kv: bool) -> WatchRequest {
+    WatchRequest {
+        key: prefix.as_bytes().to_vec(),
+        range_end: super::prefix_end(prefix.as_bytes()).unwrap_or_default(),
+        start_revision,
+        prev_kv,
     }
 }

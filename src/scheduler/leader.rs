@@ -25,7 +25,6 @@ use crate::model::{
 };
 use crate::pb::kv::{
     event::EventType, DeleteRangeRequest, KeyValue, RangeRequest, RequestOp, TxnRequest,
-    WatchRequest,
 };
 
 /// The longest the loop sleeps: pending deadlines, retries, timeouts and leadership are
@@ -110,14 +109,6 @@ impl Lateness {
             self.ms.reset();
             self.since = std::time::Instant::now();
         }
-    }
-}
-
-fn prefix(p: &str) -> RangeRequest {
-    RangeRequest {
-        key: p.as_bytes().to_vec(),
-        range_end: prefix_end(p.as_bytes()).unwrap_or_default(),
-        ..Default::default()
     }
 }
 
@@ -213,11 +204,11 @@ impl Leader {
 
     /// Reads everything at one revision and returns the watch of what follows it.
     async fn load(&mut self) -> Result<WatchStream, LeadError> {
-        let confs = self.kv.range(prefix(keys::CONF_PREFIX)).await?;
+        let confs = self.kv.range(ops::prefix_range(keys::CONF_PREFIX)).await?;
         let at = confs.header.as_ref().map_or(0, |h| h.revision);
         let read = |p: &str| RangeRequest {
             revision: at,
-            ..prefix(p)
+            ..ops::prefix_range(p)
         };
         let plans = self.kv.range(read(keys::PLAN_PREFIX)).await?;
         let clients = self.kv.range(read(keys::CLIENT_ROOT)).await?;
@@ -269,12 +260,7 @@ impl Leader {
             jobs = self.jobs.len(),
             "scheduler loaded"
         );
-        Ok(self.kv.watch(WatchRequest {
-            key: b"/forest/".to_vec(),
-            range_end: prefix_end(b"/forest/").unwrap_or_default(),
-            start_revision: at + 1,
-            prev_kv: true,
-        })?)
+        Ok(self.kv.watch(ops::prefix_watch("/forest/", at + 1, true))?)
     }
 
     fn upsert_job(&mut self, kv: &KeyValue, cursor: Option<(DateTime<Utc>, i64)>) {
@@ -991,7 +977,9 @@ impl Leader {
         }
         let held = self
             .kv
-            .range(prefix(&keys::snapshot_worker_prefix(group, worker)))
+            .range(ops::prefix_range(&keys::snapshot_worker_prefix(
+                group, worker,
+            )))
             .await?;
         for kv in held.kvs {
             let Ok(mut s) = JobSnapshot::from_json(&kv.value) else {
@@ -1011,7 +999,9 @@ impl Leader {
         }
         let running = self
             .kv
-            .range(prefix(&keys::execute_worker_prefix(group, worker)))
+            .range(ops::prefix_range(&keys::execute_worker_prefix(
+                group, worker,
+            )))
             .await?;
         for kv in running.kvs {
             let Ok(run) = JobExecuteSnapshot::from_json(&kv.value) else {
@@ -1050,7 +1040,7 @@ impl Leader {
                 .kv
                 .range(RangeRequest {
                     keys_only: true,
-                    ..prefix(p)
+                    ..ops::prefix_range(p)
                 })
                 .await?;
             for kv in r.kvs {
@@ -1070,7 +1060,9 @@ impl Leader {
             if online {
                 let reports = self
                     .kv
-                    .range(prefix(&keys::execute_worker_prefix(&group, &worker)))
+                    .range(ops::prefix_range(&keys::execute_worker_prefix(
+                        &group, &worker,
+                    )))
                     .await?;
                 for kv in reports.kvs {
                     self.collect(&kv).await?;

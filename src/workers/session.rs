@@ -16,13 +16,13 @@ use tonic::{Status, Streaming};
 use super::registration::{self, Local, Registration};
 use super::runs;
 use super::{limits, Timings};
-use crate::kv::{prefix_end, Kv, WatchStream};
+use crate::kv::{ops, Kv, WatchStream};
 use crate::model::{keys, JobSnapshot, WireJson};
 use crate::pb::forest::{
     node_message, worker_message, Cancel, Claimed, Dispatch, Hello, NodeMessage, Recorded, Welcome,
     WorkerMessage,
 };
-use crate::pb::kv::{event::EventType, RangeRequest, WatchRequest};
+use crate::pb::kv::event::EventType;
 
 type Out = mpsc::Sender<Result<NodeMessage, Status>>;
 
@@ -122,15 +122,6 @@ fn closed() -> Status {
     Status::cancelled("the worker's stream is gone")
 }
 
-fn prefix_watch(prefix: &str, after: i64) -> WatchRequest {
-    WatchRequest {
-        key: prefix.as_bytes().to_vec(),
-        range_end: prefix_end(prefix.as_bytes()).unwrap_or_default(),
-        start_revision: after + 1,
-        prev_kv: false,
-    }
-}
-
 fn dispatch(s: &JobSnapshot) -> NodeMessage {
     let kind = node_message::Kind::Dispatch(Dispatch {
         snapshot_id: s.id.clone(),
@@ -159,21 +150,17 @@ impl Session {
 
     /// Reads a range of the worker's keys and watches it from the revision read.
     async fn mirror(&self, prefix: &str) -> Result<(Vec<(String, Vec<u8>)>, WatchStream), Status> {
-        let r = self
-            .kv
-            .range(RangeRequest {
-                key: prefix.as_bytes().to_vec(),
-                range_end: prefix_end(prefix.as_bytes()).unwrap_or_default(),
-                ..Default::default()
-            })
-            .await?;
+        let r = self.kv.range(ops::prefix_range(prefix)).await?;
         let at = r.header.as_ref().map_or(0, |h| h.revision);
         let kvs = r
             .kvs
             .into_iter()
             .map(|kv| (String::from_utf8_lossy(&kv.key).into_owned(), kv.value))
             .collect();
-        Ok((kvs, self.kv.watch(prefix_watch(prefix, at))?))
+        Ok((
+            kvs,
+            self.kv.watch(ops::prefix_watch(prefix, at + 1, false))?,
+        ))
     }
 
     async fn serve(

@@ -13,6 +13,7 @@ mod kv;
 mod local;
 mod noop;
 mod schedule;
+mod setup;
 mod workers;
 
 use clap::Subcommand;
@@ -76,4 +77,10 @@ impl std::fmt::Display for Millis {
             self.count, self.p50_ms, self.p99_ms, self.max_ms
         )
     }
+}
+
+/// Each node's resident memory, as one text line.
+fn rss_line(rss_mib: &[f64]) -> String {
+    let each: Vec<String> = rss_mib.iter().map(|m| format!("{m:.0}")).collect();
+    format!("rss MiB             {}", each.join(" "))
 }

@@ -15,17 +15,14 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 use chrono::{DateTime, Timelike, Utc};
-use futures::StreamExt;
 use hdrhistogram::Histogram;
 use serde::Serialize;
 
-use super::local::LocalCluster;
-use super::{histogram, noop, Millis};
-use crate::cli::client::{channel, status};
+use super::setup::{self, load_jobs};
+use super::{histogram, Millis};
 use crate::cli::Output;
-use crate::model::{JobConf, JobSnapshot, WireJson};
-use crate::pb::forest::{jobs_client::JobsClient, GroupJson, JobJson};
-use crate::pb::kv::{event::EventType, watch_client::WatchClient, WatchRequest};
+use crate::model::{JobSnapshot, WireJson};
+use crate::pb::kv::event::EventType;
 
 #[derive(Debug, clap::Args)]
 pub struct ScheduleBench {
@@ -47,8 +44,6 @@ pub struct ScheduleBench {
     #[arg(long, value_enum, default_value_t = Output::Text)]
     output: Output,
 }
-
-const GROUP: &str = "bench";
 
 /// Dispatches seen by the watcher: snapshot id → (scheduled time, when it was seen).
 type Seen = HashMap<String, (DateTime<Utc>, DateTime<Utc>)>;
@@ -90,63 +85,10 @@ struct BurstReport {
     all_fired_within_ms: f64,
 }
 
-fn job_json(i: usize, cron: String) -> String {
-    JobConf {
-        name: format!("bench-{i}"),
-        group: GROUP.into(),
-        cron,
-        status: 1,
-        target: "noop".into(),
-        timezone: "UTC".into(),
-        ..Default::default()
-    }
-    .to_json()
-}
-
-/// Adds jobs `from..to` with `cron(i)`, 32 requests in flight; returns the job ids.
-async fn load_jobs(
-    endpoint: &str,
-    from: usize,
-    to: usize,
-    cron: impl Fn(usize) -> String,
-) -> anyhow::Result<Vec<String>> {
-    let jobs = JobsClient::new(channel(endpoint).await?);
-    let started = Instant::now();
-    let mut ids = Vec::with_capacity(to - from);
-    let mut calls = futures::stream::iter(from..to)
-        .map(|i| {
-            let mut jobs = jobs.clone();
-            let json = job_json(i, cron(i));
-            async move { jobs.add_job(JobJson { json }).await }
-        })
-        .buffer_unordered(32);
-    while let Some(r) = calls.next().await {
-        let stored = JobConf::from_json(r.map_err(status)?.get_ref().json.as_bytes())?;
-        ids.push(stored.id);
-        if ids.len() % 10_000 == 0 {
-            eprintln!(
-                "loaded {} jobs ({:.0}/s)",
-                ids.len(),
-                ids.len() as f64 / started.elapsed().as_secs_f64()
-            );
-        }
-    }
-    Ok(ids)
-}
-
 /// Watches every dispatch to the bench group from now on.
 async fn watch_dispatches(endpoint: &str, seen: Arc<Mutex<Seen>>) -> anyhow::Result<()> {
-    let prefix = crate::model::keys::snapshot_group_prefix(GROUP);
-    let mut stream = WatchClient::new(channel(endpoint).await?)
-        .watch(WatchRequest {
-            range_end: crate::kv::prefix_end(prefix.as_bytes()).unwrap_or_default(),
-            key: prefix.into_bytes(),
-            start_revision: 0,
-            prev_kv: false,
-        })
-        .await
-        .map_err(status)?
-        .into_inner();
+    let prefix = crate::model::keys::snapshot_group_prefix(setup::GROUP);
+    let mut stream = setup::watch(endpoint, &prefix).await?;
     tokio::spawn(async move {
         while let Ok(Some(w)) = stream.message().await {
             let now = Utc::now();
@@ -172,16 +114,8 @@ pub async fn run(opts: ScheduleBench) -> anyhow::Result<()> {
     if opts.jobs == 0 || opts.nodes == 0 {
         bail!("need at least one node and one job");
     }
-    let cluster = LocalCluster::start(opts.nodes).await?;
+    let (cluster, tally) = setup::start(opts.nodes, opts.workers).await?;
     let ep = cluster.endpoints[0].clone();
-    JobsClient::new(channel(&ep).await?)
-        .add_group(GroupJson {
-            json: format!(r#"{{"name":"{GROUP}","remark":"forest bench"}}"#),
-        })
-        .await
-        .map_err(status)?;
-    let tally = noop::Tally::new();
-    noop::spawn(&cluster.endpoints, GROUP, opts.workers, tally.clone()).await?;
     let seen: Arc<Mutex<Seen>> = Arc::default();
     watch_dispatches(&cluster.endpoints[opts.nodes - 1], seen.clone()).await?;
 
@@ -258,14 +192,7 @@ pub async fn run(opts: ScheduleBench) -> anyhow::Result<()> {
         );
         println!("fire delay          {}", r.fire_delay);
         println!("worker start delay  {}", r.worker_start_delay);
-        println!(
-            "rss MiB             {}",
-            r.rss_mib
-                .iter()
-                .map(|m| format!("{m:.0}"))
-                .collect::<Vec<_>>()
-                .join(" ")
-        );
+        println!("{}", super::rss_line(&r.rss_mib));
         if let Some(b) = &r.burst {
             println!(
                 "burst {} jobs in one second: {} fired, delay {}, all within {:.0} ms",

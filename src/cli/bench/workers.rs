@@ -11,16 +11,11 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use anyhow::bail;
-use futures::StreamExt;
 use serde::Serialize;
 
-use super::local::LocalCluster;
-use super::{noop, Millis};
-use crate::cli::client::{channel, status};
+use super::{setup, Millis};
 use crate::cli::Output;
-use crate::model::{JobConf, WireJson};
-use crate::pb::forest::{jobs_client::JobsClient, GroupJson, JobJson};
-use crate::pb::kv::{event::EventType, watch_client::WatchClient, WatchRequest};
+use crate::pb::kv::event::EventType;
 
 #[derive(Debug, clap::Args)]
 pub struct WorkersBench {
@@ -38,8 +33,6 @@ pub struct WorkersBench {
     output: Output,
 }
 
-const GROUP: &str = "bench";
-
 #[derive(Serialize)]
 struct Report {
     nodes: usize,
@@ -56,52 +49,16 @@ pub async fn run(opts: WorkersBench) -> anyhow::Result<()> {
     if opts.nodes == 0 || opts.workers == 0 {
         bail!("need at least one node and one worker");
     }
-    let cluster = LocalCluster::start(opts.nodes).await?;
+    let (cluster, tally) = setup::start(opts.nodes, opts.workers).await?;
     let ep = cluster.endpoints[0].clone();
-    let jobs = JobsClient::new(channel(&ep).await?);
-    jobs.clone()
-        .add_group(GroupJson {
-            json: format!(r#"{{"name":"{GROUP}","remark":"forest bench"}}"#),
-        })
-        .await
-        .map_err(status)?;
-    let tally = noop::Tally::new();
-    noop::spawn(&cluster.endpoints, GROUP, opts.workers, tally.clone()).await?;
-    eprintln!("{} workers connected", opts.workers);
 
-    let mut added = futures::stream::iter(0..opts.jobs)
-        .map(|i| {
-            let mut jobs = jobs.clone();
-            let json = JobConf {
-                name: format!("every-second-{i}"),
-                group: GROUP.into(),
-                cron: "* * * * * *".into(),
-                status: 1,
-                target: "noop".into(),
-                ..Default::default()
-            }
-            .to_json();
-            async move { jobs.add_job(JobJson { json }).await }
-        })
-        .buffer_unordered(32);
-    while let Some(r) = added.next().await {
-        r.map_err(status)?;
-    }
+    setup::load_jobs(&ep, 0, opts.jobs, |_| "* * * * * *".to_string()).await?;
     eprintln!("{} jobs loaded; warming up", opts.jobs);
     tokio::time::sleep(Duration::from_secs(5)).await;
 
     let collected = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
     let prefix = crate::model::keys::HISTORY_PREFIX;
-    let mut watch = WatchClient::new(channel(&cluster.endpoints[opts.nodes - 1]).await?)
-        .watch(WatchRequest {
-            key: prefix.as_bytes().to_vec(),
-            range_end: crate::kv::prefix_end(prefix.as_bytes()).unwrap_or_default(),
-            start_revision: 0,
-            prev_kv: false,
-        })
-        .await
-        .map_err(status)?
-        .into_inner();
+    let mut watch = setup::watch(&cluster.endpoints[opts.nodes - 1], prefix).await?;
     let counter = collected.clone();
     tokio::spawn(async move {
         while let Ok(Some(w)) = watch.message().await {
@@ -148,14 +105,7 @@ pub async fn run(opts: WorkersBench) -> anyhow::Result<()> {
             r.recorded_per_s, r.collected_per_s, r.window_s
         );
         println!("scheduled → worker  {}", r.start_delay);
-        println!(
-            "rss MiB             {}",
-            r.rss_mib
-                .iter()
-                .map(|m| format!("{m:.0}"))
-                .collect::<Vec<_>>()
-                .join(" ")
-        );
+        println!("{}", super::rss_line(&r.rss_mib));
     }
     Ok(())
 }
