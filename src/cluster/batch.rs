@@ -18,22 +18,38 @@ const IN_FLIGHT: usize = 4;
 
 type Waiter = oneshot::Sender<Result<Response, ClusterError>>;
 
+/// Which queue a write waits in. The leader's own duties (firing ticks, expiring leases)
+/// go first: a tick must not wait behind a backlog of client writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lane {
+    Leader,
+    Clients,
+}
+
+type Queue = mpsc::UnboundedSender<(Command, Waiter)>;
+
 #[derive(Clone)]
 pub struct Batcher {
-    tx: mpsc::UnboundedSender<(Command, Waiter)>,
+    leader: Queue,
+    clients: Queue,
 }
 
 impl Batcher {
     pub fn start(raft: Raft) -> Batcher {
-        let (tx, rx) = mpsc::unbounded_channel();
-        tokio::spawn(run(raft, rx));
-        Batcher { tx }
+        let (leader, first) = mpsc::unbounded_channel();
+        let (clients, rest) = mpsc::unbounded_channel();
+        tokio::spawn(run(raft, first, rest));
+        Batcher { leader, clients }
     }
 
     /// Proposes `cmd` if this node leads; `NotLeader` otherwise.
-    pub async fn write(&self, cmd: Command) -> Result<Response, ClusterError> {
+    pub async fn write(&self, cmd: Command, lane: Lane) -> Result<Response, ClusterError> {
         let (tx, rx) = oneshot::channel();
-        self.tx
+        let queue = match lane {
+            Lane::Leader => &self.leader,
+            Lane::Clients => &self.clients,
+        };
+        queue
             .send((cmd, tx))
             .map_err(|_| ClusterError::Raft("the proposer has stopped".into()))?;
         rx.await
@@ -41,15 +57,26 @@ impl Batcher {
     }
 }
 
-async fn run(raft: Raft, mut rx: mpsc::UnboundedReceiver<(Command, Waiter)>) {
+async fn run(
+    raft: Raft,
+    mut leader: mpsc::UnboundedReceiver<(Command, Waiter)>,
+    mut clients: mpsc::UnboundedReceiver<(Command, Waiter)>,
+) {
     let slots = Arc::new(Semaphore::new(IN_FLIGHT));
-    while let Some(first) = rx.recv().await {
+    loop {
+        // A slot first, then the batch: what arrives while entries are in flight joins it.
         let Ok(slot) = slots.clone().acquire_owned().await else {
             return;
         };
+        let first = tokio::select! {
+            biased;
+            Some(w) = leader.recv() => w,
+            Some(w) = clients.recv() => w,
+            else => return,
+        };
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
-            match rx.try_recv() {
+            match leader.try_recv().or_else(|_| clients.try_recv()) {
                 Ok(next) => batch.push(next),
                 Err(_) => break,
             }

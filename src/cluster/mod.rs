@@ -234,7 +234,12 @@ impl Cluster {
 
     /// Commits a write through Raft, wherever the leader is.
     pub async fn write(&self, cmd: Command) -> Result<Response, ClusterError> {
-        match self.write_as_leader(cmd.clone()).await {
+        match self
+            .inner
+            .batcher
+            .write(cmd.clone(), batch::Lane::Clients)
+            .await
+        {
             Err(ClusterError::NotLeader) => {}
             done => return done,
         }
@@ -248,7 +253,7 @@ impl Cluster {
     /// Commits a write only if this node leads: leader-only duties (firing jobs, expiring
     /// leases) use it so that a deposed leader's work fails instead of being forwarded.
     pub async fn write_as_leader(&self, cmd: Command) -> Result<Response, ClusterError> {
-        self.inner.batcher.write(cmd).await
+        self.inner.batcher.write(cmd, batch::Lane::Leader).await
     }
 
     /// Returns once this node has applied everything committed before the call: a local read

@@ -56,11 +56,13 @@ impl RaftRpc {
     async fn call(&self, req: PeerRequest) -> PeerReply {
         use openraft::error::RaftError;
         match req {
-            PeerRequest::Write(cmd) => match self.batcher.write(cmd).await {
-                Ok(r) => PeerReply::Written(r),
-                Err(super::ClusterError::NotLeader) => PeerReply::NotLeader,
-                Err(e) => PeerReply::Failed(e.to_string()),
-            },
+            PeerRequest::Write(cmd) => {
+                match self.batcher.write(cmd, super::batch::Lane::Clients).await {
+                    Ok(r) => PeerReply::Written(r),
+                    Err(super::ClusterError::NotLeader) => PeerReply::NotLeader,
+                    Err(e) => PeerReply::Failed(e.to_string()),
+                }
+            }
             PeerRequest::ReadIndex => match self.raft.get_read_log_id().await {
                 Ok((read, _)) => PeerReply::ReadIndex(read.map_or(0, |l| l.index)),
                 Err(RaftError::APIError(_)) => PeerReply::NotLeader,
