@@ -223,12 +223,18 @@ async fn run_burst(
         .await?
         .into_iter()
         .collect();
-    let wait = (at - Utc::now()).to_std().unwrap_or_default() + Duration::from_secs(10);
-    tokio::time::sleep(wait).await;
-    let s = seen.lock().map_err(|_| anyhow::anyhow!("poisoned"))?;
-    let (fired, h) = delays(&s, |id, when| {
-        when == at && ids.contains(crate::model::ids::job_of(id))
-    });
+    // Until every burst job has fired, or a minute past their second.
+    let give_up = at + chrono::Duration::seconds(60);
+    let of_burst =
+        |id: &str, when: DateTime<Utc>| when == at && ids.contains(crate::model::ids::job_of(id));
+    let (fired, h) = loop {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let s = seen.lock().map_err(|_| anyhow::anyhow!("poisoned"))?;
+        let (fired, h) = delays(&s, of_burst);
+        if fired >= opts.burst || Utc::now() > give_up {
+            break (fired, h);
+        }
+    };
     Ok(BurstReport {
         jobs: opts.burst,
         fired,
