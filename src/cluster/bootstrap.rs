@@ -70,7 +70,7 @@ pub async fn run(cluster: &Cluster, cfg: &ClusterConfig) {
             }
             return;
         }
-        if waited % 20 == 0 {
+        if waited.is_multiple_of(20) {
             tracing::info!(
                 ?missing,
                 "waiting for every initial member to answer before forming the cluster"
