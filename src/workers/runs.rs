@@ -78,23 +78,34 @@ pub async fn claim(
 }
 
 /// The run's report under this worker's key, if it is still going, with its mod revision.
+///
+/// This node's own copy is read first: the transactions that follow compare the revision read,
+/// so a stale copy can only make them fail, never write over a newer report. Only when the
+/// copy has no such run (the claim may not be applied here yet) is the cluster asked.
 async fn going(
     kv: &Kv,
     group: &str,
     worker: &str,
     id: &str,
 ) -> Result<Option<(JobExecuteSnapshot, i64)>, Status> {
-    let found = kv
-        .range(RangeRequest {
-            key: keys::execute_snapshot(group, worker, id).into_bytes(),
-            ..Default::default()
-        })
-        .await
-        .map_err(Status::from)?;
-    Ok(found.kvs.into_iter().next().and_then(|kv| {
-        let run = JobExecuteSnapshot::from_json(&kv.value).ok()?;
-        (!run.status.is_final()).then_some((run, kv.mod_revision))
-    }))
+    for serializable in [true, false] {
+        let found = kv
+            .range(RangeRequest {
+                key: keys::execute_snapshot(group, worker, id).into_bytes(),
+                serializable,
+                ..Default::default()
+            })
+            .await
+            .map_err(Status::from)?;
+        let run = found.kvs.into_iter().next().and_then(|kv| {
+            let run = JobExecuteSnapshot::from_json(&kv.value).ok()?;
+            (!run.status.is_final()).then_some((run, kv.mod_revision))
+        });
+        if run.is_some() {
+            return Ok(run);
+        }
+    }
+    Ok(None)
 }
 
 /// Statuses a worker may end a run with; the others (timeout, lost, missed) are the
