@@ -20,7 +20,7 @@ use crate::kv::{Kv, KvError};
 use crate::model::job::{CronSyntax, JOB_RUNNING, JOB_STOPPED};
 use crate::model::plan::Cursor;
 use crate::model::{ids, keys, GroupConf, JobConf, JobSnapshot, SnapshotId, WireJson};
-use crate::pb::kv::{RangeRequest, RequestOp, TxnRequest};
+use crate::pb::kv::{RequestOp, TxnRequest};
 
 #[derive(Debug, thiserror::Error)]
 pub enum JobError {
@@ -78,14 +78,7 @@ impl Jobs {
     }
 
     async fn get_raw(&self, key: &str) -> Result<Option<crate::pb::kv::KeyValue>, JobError> {
-        let r = self
-            .kv
-            .range(RangeRequest {
-                key: key.as_bytes().to_vec(),
-                ..Default::default()
-            })
-            .await?;
-        Ok(r.kvs.into_iter().next())
+        Ok(self.kv.get(key, false).await?)
     }
 
     async fn list_raw(&self, prefix: &str) -> Result<Vec<crate::pb::kv::KeyValue>, JobError> {

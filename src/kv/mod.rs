@@ -103,6 +103,23 @@ impl Kv {
         Ok(resp)
     }
 
+    /// One key, if it exists: read linearizably, or from this node's own copy when
+    /// `serializable`.
+    pub async fn get(
+        &self,
+        key: &str,
+        serializable: bool,
+    ) -> Result<Option<pb::KeyValue>, KvError> {
+        let r = self
+            .range(pb::RangeRequest {
+                key: key.as_bytes().to_vec(),
+                serializable,
+                ..Default::default()
+            })
+            .await?;
+        Ok(r.kvs.into_iter().next())
+    }
+
     pub async fn put(&self, req: pb::PutRequest) -> Result<pb::PutResponse, KvError> {
         check_put(&req)?;
         self.propose(Command::Put(req)).await

@@ -18,7 +18,7 @@ use super::Timings;
 use crate::kv::{ops, Kv, KvError};
 use crate::model::{keys, WireJson, WorkerInfo};
 use crate::pb::forest::Hello;
-use crate::pb::kv::{RangeRequest, TxnRequest};
+use crate::pb::kv::TxnRequest;
 
 /// This node's registrations: which stream holds each (group, name) now, so an ending stream
 /// does not revoke what a newer stream on this node took over.
@@ -61,16 +61,10 @@ fn kv_status(e: KvError) -> Status {
 }
 
 async fn get(kv: &Kv, key: &str) -> Result<Option<(Vec<u8>, i64)>, Status> {
-    let r = kv
-        .range(RangeRequest {
-            key: key.as_bytes().to_vec(),
-            ..Default::default()
-        })
+    Ok(kv
+        .get(key, false)
         .await
-        .map_err(kv_status)?;
-    Ok(r.kvs
-        .into_iter()
-        .next()
+        .map_err(kv_status)?
         .map(|kv| (kv.value, kv.mod_revision)))
 }
 

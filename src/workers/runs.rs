@@ -16,7 +16,7 @@ use super::limits;
 use crate::kv::{ops, Kv};
 use crate::model::{keys, ExecuteStatus, JobExecuteSnapshot, JobSnapshot, WireJson};
 use crate::pb::forest::Result as RunResult;
-use crate::pb::kv::{RangeRequest, TxnRequest};
+use crate::pb::kv::TxnRequest;
 
 /// Why a claim or result was not taken.
 pub type Refusal = String;
@@ -37,19 +37,9 @@ pub async fn claim(
     let key = keys::snapshot(group, worker, id);
     // This node's own copy is enough: the worker learned of the snapshot from this node's
     // watch, so it is applied here, and the transaction below compares its revision anyway.
-    let found = kv
-        .range(RangeRequest {
-            key: key.clone().into_bytes(),
-            serializable: true,
-            ..Default::default()
-        })
-        .await
-        .map_err(Status::from)?;
-    let Some((snapshot, rev)) = found
-        .kvs
-        .into_iter()
-        .next()
-        .and_then(|kv| Some((JobSnapshot::from_json(&kv.value).ok()?, kv.mod_revision)))
+    let found = kv.get(&key, true).await.map_err(Status::from)?;
+    let Some((snapshot, rev)) =
+        found.and_then(|kv| Some((JobSnapshot::from_json(&kv.value).ok()?, kv.mod_revision)))
     else {
         // Its answer may have been lost with a stream: a repeated claim of a run already
         // this worker's holds.
@@ -90,14 +80,10 @@ async fn going(
 ) -> Result<Option<(JobExecuteSnapshot, i64)>, Status> {
     for serializable in [true, false] {
         let found = kv
-            .range(RangeRequest {
-                key: keys::execute_snapshot(group, worker, id).into_bytes(),
-                serializable,
-                ..Default::default()
-            })
+            .get(&keys::execute_snapshot(group, worker, id), serializable)
             .await
             .map_err(Status::from)?;
-        let run = found.kvs.into_iter().next().and_then(|kv| {
+        let run = found.and_then(|kv| {
             let run = JobExecuteSnapshot::from_json(&kv.value).ok()?;
             (!run.status.is_final()).then_some((run, kv.mod_revision))
         });
