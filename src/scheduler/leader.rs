@@ -512,11 +512,15 @@ impl Leader {
         Some(s)
     }
 
+    /// The record of a tick that does not run.
     fn missed(conf: &JobConf, tick: DateTime<Utc>, why: &str) -> Option<JobExecuteSnapshot> {
-        let id = SnapshotId::tick(&tick, &conf.id).ok()?;
-        let s = JobSnapshot::from_conf(conf, id.to_string(), String::new(), &local_now());
-        let mut run = JobExecuteSnapshot::started(&s, &local_now());
-        run.scheduled_at = Some(tick.fixed_offset());
+        let unplaced = Placement {
+            slot: 0,
+            total: 0,
+            worker: None,
+        };
+        let s = Self::snapshot(conf, tick, &unplaced)?;
+        let run = JobExecuteSnapshot::started(&s, &local_now());
         Some(closed(run, ExecuteStatus::MISSED, why.to_string()))
     }
 
@@ -654,17 +658,11 @@ impl Leader {
     /// one) and schedules them again from there: the next pass decides their ticks anew.
     async fn reload_cursors(&mut self, ids: &[String]) -> Result<(), LeadError> {
         for id in ids {
-            let r = self
-                .kv
-                .range(RangeRequest {
-                    key: keys::plan(id).into_bytes(),
-                    ..Default::default()
-                })
-                .await?;
+            let plan = self.kv.get(&keys::plan(id), false).await?;
             let Some(job) = self.jobs.get_mut(id) else {
                 continue;
             };
-            match r.kvs.first() {
+            match plan {
                 Some(kv) => {
                     if let Some(c) = Cursor::from_json(&kv.value) {
                         job.cursor = c.last;
@@ -806,14 +804,7 @@ impl Leader {
                 Some((group.clone(), worker.clone())),
             ),
         };
-        let found = self
-            .kv
-            .range(RangeRequest {
-                key: key.clone().into_bytes(),
-                ..Default::default()
-            })
-            .await?;
-        let Some(kv) = found.kvs.into_iter().next() else {
+        let Some(kv) = self.kv.get(&key, false).await? else {
             return Ok(());
         };
         let run = match JobExecuteSnapshot::from_json(&kv.value) {
