@@ -128,6 +128,22 @@ mod tests {
         (0..n).map(|i| format!("w{i}")).collect()
     }
 
+    /// Places a tick with nobody busy and the round-robin turn at 0.
+    fn place_idle(route: Route, shards: u32, job: &str, online: &[String]) -> Vec<Placement> {
+        let load = HashMap::new();
+        place(
+            route,
+            shards,
+            job,
+            Group {
+                online,
+                load: &load,
+                turn: &mut 0,
+            },
+            None,
+        )
+    }
+
     fn place_one(
         route: Route,
         online: &[String],
@@ -143,7 +159,6 @@ mod tests {
     #[test]
     fn nobody_online_means_the_tick_waits() {
         let none: Vec<String> = vec![];
-        let load = HashMap::new();
         for route in [
             Route::Random,
             Route::RoundRobin,
@@ -151,17 +166,7 @@ mod tests {
             Route::ConsistentHash,
             Route::Broadcast,
         ] {
-            let p = place(
-                route,
-                0,
-                "j",
-                Group {
-                    online: &none,
-                    load: &load,
-                    turn: &mut 0,
-                },
-                None,
-            );
+            let p = place_idle(route, 0, "j", &none);
             assert_eq!(
                 p,
                 vec![Placement {
@@ -172,17 +177,7 @@ mod tests {
                 "{route:?}"
             );
         }
-        let p = place(
-            Route::Sharded,
-            3,
-            "j",
-            Group {
-                online: &none,
-                load: &load,
-                turn: &mut 0,
-            },
-            None,
-        );
+        let p = place_idle(Route::Sharded, 3, "j", &none);
         assert_eq!(p.len(), 3, "each shard waits on its own");
         assert!(p.iter().all(|p| p.worker.is_none() && p.total == 3));
     }
@@ -231,22 +226,11 @@ mod tests {
     #[test]
     fn consistent_hash_is_stable_and_moves_little() {
         let w = names(5);
-        let load = HashMap::new();
         let owner = |job: &str, online: &[String]| {
-            place(
-                Route::ConsistentHash,
-                0,
-                job,
-                Group {
-                    online,
-                    load: &load,
-                    turn: &mut 0,
-                },
-                None,
-            )[0]
-            .worker
-            .clone()
-            .unwrap()
+            place_idle(Route::ConsistentHash, 0, job, online)[0]
+                .worker
+                .clone()
+                .unwrap()
         };
         let jobs: Vec<String> = (0..200).map(|i| format!("job{i}")).collect();
         let before: Vec<String> = jobs.iter().map(|j| owner(j, &w)).collect();
@@ -272,18 +256,7 @@ mod tests {
     #[test]
     fn broadcast_gives_every_worker_its_own_slot() {
         let w = names(3);
-        let load = HashMap::new();
-        let p = place(
-            Route::Broadcast,
-            0,
-            "j",
-            Group {
-                online: &w,
-                load: &load,
-                turn: &mut 0,
-            },
-            None,
-        );
+        let p = place_idle(Route::Broadcast, 0, "j", &w);
         assert_eq!(p.len(), 3);
         for (i, pl) in p.iter().enumerate() {
             assert_eq!((pl.slot, pl.total), (i as u32, 3));
@@ -294,18 +267,7 @@ mod tests {
     #[test]
     fn sharded_spreads_shards_over_workers() {
         let w = names(2);
-        let load = HashMap::new();
-        let p = place(
-            Route::Sharded,
-            4,
-            "j",
-            Group {
-                online: &w,
-                load: &load,
-                turn: &mut 0,
-            },
-            None,
-        );
+        let p = place_idle(Route::Sharded, 4, "j", &w);
         assert_eq!(
             p.iter().map(|p| p.slot).collect::<Vec<_>>(),
             vec![0, 1, 2, 3]
