@@ -271,10 +271,7 @@ impl Jobs {
                 &Local::now().naive_local(),
             );
             snap.scheduled_at = Some(now.fixed_offset());
-            let deadline = now
-                + chrono::Duration::from_std(conf.starting_deadline_or_default())
-                    .unwrap_or_default();
-            snap.deadline = Some(deadline.fixed_offset());
+            snap.deadline = Some((now + conf.starting_window()).fixed_offset());
             let key = keys::pending(&conf.group, &sid);
             let txn = TxnRequest {
                 compare: vec![mod_revision_is(&key, 0)],

@@ -280,6 +280,11 @@ impl JobConf {
         })
     }
 
+    /// How long after it is due a run may still start: `startingDeadline` as a time span.
+    pub fn starting_window(&self) -> chrono::Duration {
+        chrono::Duration::from_std(self.starting_deadline_or_default()).unwrap_or_default()
+    }
+
     /// `misfireLimit`, with its default applied.
     pub fn misfire_limit_or_default(&self) -> u32 {
         match self.misfire_limit {

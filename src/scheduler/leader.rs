@@ -506,9 +506,7 @@ impl Leader {
         s.scheduled_at = Some(tick.fixed_offset());
         s.shard_index = p.slot;
         s.shard_total = p.total;
-        let deadline = tick
-            + chrono::Duration::from_std(conf.starting_deadline_or_default()).unwrap_or_default();
-        s.deadline = Some(deadline.fixed_offset());
+        s.deadline = Some((tick + conf.starting_window()).fixed_offset());
         Some(s)
     }
 
@@ -604,13 +602,11 @@ impl Leader {
             let Some(job) = self.jobs.get(id) else {
                 continue;
             };
-            let deadline = chrono::Duration::from_std(job.conf.starting_deadline_or_default())
-                .unwrap_or_default();
             let d = misfire::decide(
                 &job.schedule,
                 job.cursor,
                 now,
-                deadline,
+                job.conf.starting_window(),
                 job.conf.misfire,
                 job.conf.misfire_limit_or_default(),
             );
@@ -875,9 +871,7 @@ impl Leader {
         s.shard_index = run.shard_index;
         s.shard_total = run.shard_total;
         s.not_before = Some(not_before.fixed_offset());
-        let deadline = not_before
-            + chrono::Duration::from_std(conf.starting_deadline_or_default()).unwrap_or_default();
-        s.deadline = Some(deadline.fixed_offset());
+        s.deadline = Some((not_before + conf.starting_window()).fixed_offset());
         Some(s)
     }
 
