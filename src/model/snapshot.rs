@@ -107,6 +107,29 @@ impl JobSnapshot {
         }
     }
 
+    /// The snapshot a run's report was made from (all but its timeout, which reports do not
+    /// carry).
+    pub fn of_run(run: &JobExecuteSnapshot) -> Self {
+        JobSnapshot {
+            id: run.id.clone(),
+            job_id: run.job_id.clone(),
+            name: run.name.clone(),
+            ip: run.ip.clone(),
+            group: run.group.clone(),
+            cron: run.cron.clone(),
+            target: run.target.clone(),
+            params: run.params.clone(),
+            mobile: run.mobile.clone(),
+            remark: run.remark.clone(),
+            create_time: run.create_time.clone(),
+            scheduled_at: run.scheduled_at,
+            attempt: run.attempt,
+            shard_index: run.shard_index,
+            shard_total: run.shard_total,
+            ..JobSnapshot::default()
+        }
+    }
+
     /// The run's timeout; `None` = no limit.
     pub fn run_timeout(&self) -> Option<Duration> {
         (self.timeout > 0).then(|| Duration::from_secs(self.timeout))
@@ -526,6 +549,30 @@ mod tests {
             .collect();
         want.sort_unstable();
         assert_eq!(names, want);
+    }
+
+    #[test]
+    fn a_report_gives_back_its_snapshot() {
+        let at = FixedOffset::east_opt(0)
+            .and_then(|zone| zone.with_ymd_and_hms(2020, 1, 1, 0, 0, 0).single());
+        let snapshot = JobSnapshot {
+            id: "2020010100000000010020261124000000000001".into(),
+            job_id: "20261124000000000001".into(),
+            name: "nightly".into(),
+            ip: "w1".into(),
+            group: "g".into(),
+            target: "shell".into(),
+            params: "true".into(),
+            create_time: "2020-01-01 00:00:00".into(),
+            scheduled_at: at,
+            attempt: 1,
+            shard_index: 2,
+            shard_total: 3,
+            ..JobSnapshot::default()
+        };
+        let start = NaiveDateTime::parse_from_str("2020-01-01 00:00:01", TIME_FORMAT).unwrap();
+        let run = JobExecuteSnapshot::started(&snapshot, &start);
+        assert_eq!(JobSnapshot::of_run(&run), snapshot);
     }
 
     #[test]

@@ -17,12 +17,12 @@ use super::registration::{self, Local, Registration};
 use super::runs;
 use super::{limits, Timings};
 use crate::kv::{ops, Kv, WatchStream};
-use crate::model::{keys, JobSnapshot, WireJson};
+use crate::model::{keys, JobExecuteSnapshot, JobSnapshot, WireJson};
 use crate::pb::forest::{
     node_message, worker_message, Cancel, Claimed, Dispatch, Hello, NodeMessage, Recorded, Welcome,
     WorkerMessage,
 };
-use crate::pb::kv::event::EventType;
+use crate::pb::kv::{event::EventType, RangeRequest};
 
 type Out = mpsc::Sender<Result<NodeMessage, Status>>;
 
@@ -194,6 +194,7 @@ impl Session {
         for (key, reason) in cancels {
             self.cancel(&key, &reason).await?;
         }
+        self.offer_orphans().await?;
         self.pump().await?;
 
         let mut rate = limits::Rate::new();
@@ -241,6 +242,7 @@ impl Session {
                     }
                     registration::keep_alive(&self.kv, &self.reg).await?;
                     self.resend_unclaimed();
+                    self.offer_orphans().await?;
                     self.pump().await?;
                 }
             }
@@ -263,6 +265,35 @@ impl Session {
             self.waiting.remove(w.id);
             self.sent.remove(w.id);
         }
+    }
+
+    /// Runs reported running under the worker's key that the worker does not know it has: a
+    /// claim that was committed while its answer was lost with a stream. The worker never
+    /// started them (it runs only what it saw claimed), so they are dispatched again; its
+    /// repeated claim holds, and the run is not left "running" forever.
+    async fn offer_orphans(&mut self) -> Result<(), Status> {
+        let prefix = keys::execute_worker_prefix(&self.reg.info.group, &self.reg.info.name);
+        let reports = self
+            .kv
+            .range(RangeRequest {
+                serializable: true,
+                ..ops::prefix_range(&prefix)
+            })
+            .await?;
+        for kv in reports.kvs {
+            let Ok(run) = JobExecuteSnapshot::from_json(&kv.value) else {
+                continue;
+            };
+            let known = self.running.contains_key(&run.id)
+                || self.sent.contains_key(&run.id)
+                || self.waiting.contains_key(&run.id);
+            if !run.status.is_final() && !known {
+                tracing::info!(snapshot = %run.id, worker = %self.reg.info.name, "a claimed run its worker never heard of: dispatched again");
+                self.waiting
+                    .insert(run.id.clone(), JobSnapshot::of_run(&run));
+            }
+        }
+        Ok(())
     }
 
     /// Dispatches the worker has not claimed for a while go out again (at least once: the
@@ -350,6 +381,8 @@ impl Session {
                 // A result may come for a run claimed on an earlier stream: what counts is
                 // that the run is this worker's and still going.
                 let progress = self.running.remove(&r.snapshot_id).unwrap_or_default();
+                self.sent.remove(&r.snapshot_id);
+                self.waiting.remove(&r.snapshot_id);
                 let answer = runs::finish(&self.kv, &group, &name, &r, &progress).await?;
                 let (ok, reason) = split(answer);
                 self.send(node_message::Kind::Recorded(Recorded {
