@@ -9,6 +9,7 @@ pub mod cli;
 pub mod cluster;
 pub mod cron;
 pub mod history;
+pub mod http;
 pub mod jobs;
 pub mod kv;
 pub mod model;

@@ -35,6 +35,47 @@ impl KvService {
         .add_service(cluster_server::ClusterServer::new(self))
     }
 
+    /// Every member as it describes itself (asked over the network, one second each), or as
+    /// unreachable; the leader this node knows of.
+    pub async fn cluster_status(&self) -> pb::StatusResponse {
+        let cluster = self.kv.cluster();
+        let metrics = cluster.metrics();
+        let mut members = Vec::new();
+        for (id, node) in metrics.membership_config.membership().nodes() {
+            if *id == cluster.id() {
+                members.push(self.member().await);
+                continue;
+            }
+            let asked = async {
+                let channel = cluster
+                    .peers()
+                    .channel(&node.addr)
+                    .map_err(|e| e.to_string())?;
+                let mut req = Request::new(pb::StatusRequest {});
+                req.set_timeout(Duration::from_secs(1));
+                ClusterClient::new(channel)
+                    .member(req)
+                    .await
+                    .map_err(|s| s.message().to_string())
+            };
+            members.push(match asked.await {
+                Ok(m) => m.into_inner(),
+                Err(error) => pb::Member {
+                    id: *id,
+                    name: node.name.clone(),
+                    addr: node.addr.clone(),
+                    role: "unreachable".into(),
+                    error,
+                    ..Default::default()
+                },
+            });
+        }
+        pb::StatusResponse {
+            leader_id: metrics.current_leader.unwrap_or(0),
+            members,
+        }
+    }
+
     async fn member(&self) -> pb::Member {
         let cluster = self.kv.cluster();
         let m = cluster.metrics();
@@ -152,41 +193,6 @@ impl cluster_server::Cluster for KvService {
     }
 
     async fn status(&self, _: Request<pb::StatusRequest>) -> Reply<pb::StatusResponse> {
-        let cluster = self.kv.cluster();
-        let metrics = cluster.metrics();
-        let mut members = Vec::new();
-        for (id, node) in metrics.membership_config.membership().nodes() {
-            if *id == cluster.id() {
-                members.push(self.member().await);
-                continue;
-            }
-            let asked = async {
-                let channel = cluster
-                    .peers()
-                    .channel(&node.addr)
-                    .map_err(|e| e.to_string())?;
-                let mut req = Request::new(pb::StatusRequest {});
-                req.set_timeout(Duration::from_secs(1));
-                ClusterClient::new(channel)
-                    .member(req)
-                    .await
-                    .map_err(|s| s.message().to_string())
-            };
-            members.push(match asked.await {
-                Ok(m) => m.into_inner(),
-                Err(error) => pb::Member {
-                    id: *id,
-                    name: node.name.clone(),
-                    addr: node.addr.clone(),
-                    role: "unreachable".into(),
-                    error,
-                    ..Default::default()
-                },
-            });
-        }
-        Ok(Response::new(pb::StatusResponse {
-            leader_id: metrics.current_leader.unwrap_or(0),
-            members,
-        }))
+        Ok(Response::new(self.cluster_status().await))
     }
 }

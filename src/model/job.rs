@@ -60,7 +60,7 @@ pub const DEFAULT_STARTING_DEADLINE_SECS: u64 = 60;
 pub const DEFAULT_MISFIRE_LIMIT: u32 = 100;
 
 /// A job definition: the original's fields, then Forest's optional ones.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default, rename_all = "camelCase")]
 pub struct JobConf {
     /// Set by the server on add ([`job_id`](super::ids::job_id)).
@@ -121,7 +121,7 @@ pub struct JobConf {
 }
 
 /// The dialect of `cron`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum CronSyntax {
     /// The original's robfig/cron v1: a leading seconds field, 5 or 6 fields, `?`, `@every`
@@ -133,7 +133,7 @@ pub enum CronSyntax {
 }
 
 /// What a leader does with ticks it reaches after their starting deadline.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Misfire {
     /// Record them all as missed; run nothing until the next tick.
@@ -147,7 +147,7 @@ pub enum Misfire {
 }
 
 /// What a tick does while the job's previous run is still going.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Concurrency {
     /// Run alongside it (the original's only behaviour).
@@ -160,7 +160,7 @@ pub enum Concurrency {
 }
 
 /// How a tick picks the worker(s) of its group.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Route {
     /// Any online worker, uniformly at random (the original's only way).
@@ -187,7 +187,7 @@ impl Route {
 
 /// Retries with exponential backoff: retry `n` (1-based) waits
 /// `backoff × multiplierⁿ⁻¹` seconds, at most `maxBackoff` (or one day).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default, rename_all = "camelCase")]
 pub struct Retries {
     /// How many retries at most (0..=99: the snapshot id has two digits for the attempt).
@@ -231,7 +231,7 @@ impl Retries {
 
 /// Alert settings, kept for the alerts module: where to notify and on which events. Members
 /// this version does not know are kept as they are ([`extra`](Self::extra)).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default, rename_all = "camelCase")]
 pub struct AlertConf {
     /// An `http://` or `https://` URL to POST events to.
@@ -248,7 +248,7 @@ pub struct AlertConf {
 }
 
 /// An event an alert can be sent for (DESIGN §4, alerts).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum AlertEvent {
     /// A run ended in error or with an unknown target.
@@ -466,7 +466,7 @@ impl WireJson for JobConf {
 }
 
 /// A job group: the workers that run its jobs register under it.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default)]
 pub struct GroupConf {
     pub name: String,

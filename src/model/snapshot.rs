@@ -43,7 +43,7 @@ pub fn parse_time(s: &str) -> Option<NaiveDateTime> {
 }
 
 /// One run waiting for its worker: the job's fields copied at dispatch time.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default, rename_all = "camelCase")]
 pub struct JobSnapshot {
     /// The snapshot id ([`SnapshotId`](super::SnapshotId)), also the last key segment.
@@ -164,7 +164,7 @@ impl WireJson for JobSnapshot {
 /// Any number reads, so a report with a code this version does not know (0 when a client
 /// left the field out, 4 from the original's DDL comment) is neither running nor final:
 /// [`is_known`](Self::is_known) tells, and the collector decides.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(transparent)]
 pub struct ExecuteStatus(i64);
 
@@ -248,7 +248,7 @@ impl fmt::Display for ExecuteStatus {
 }
 
 /// A run's report, written by its worker (running, then final), and its history row.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default, rename_all = "camelCase")]
 pub struct JobExecuteSnapshot {
     /// The snapshot's id; the history's primary key.

@@ -37,7 +37,7 @@ pub struct ServeOptions {
     /// gRPC listener: Raft between nodes, the KV API, workers.
     #[arg(long, default_value = "127.0.0.1:7070", env = "FOREST_GRPC_ADDR")]
     pub grpc_addr: SocketAddr,
-    /// HTTP listener: /healthz (and later the API and UI).
+    /// HTTP listener: the REST API, the original forest routes, /metrics and the web UI.
     #[arg(long, default_value = "127.0.0.1:2856", env = "FOREST_HTTP_ADDR")]
     pub http_addr: SocketAddr,
     /// The initial members, `ID=HOST:PORT,...` (this node included). Empty: a single-node
@@ -192,7 +192,7 @@ pub async fn serve(opts: ServeOptions) -> anyhow::Result<()> {
     });
     let http_server = tokio::spawn({
         let shutdown = shutdown.clone();
-        let app = health_routes(cluster.clone());
+        let app = crate::http::router(crate::http::AppState::new(kv.clone(), history.clone()));
         async move {
             axum::serve(http, app)
                 .with_graceful_shutdown(shutdown.wait())
@@ -255,26 +255,6 @@ async fn log_role_changes(cluster: Cluster) {
             return;
         }
     }
-}
-
-fn health_routes(cluster: Cluster) -> axum::Router {
-    use axum::routing::get;
-    axum::Router::new().route(
-        "/healthz",
-        get(move || {
-            let cluster = cluster.clone();
-            async move {
-                let m = cluster.metrics();
-                axum::Json(serde_json::json!({
-                    "id": cluster.id(),
-                    "name": cluster.name(),
-                    "state": format!("{:?}", m.state),
-                    "leader": m.current_leader,
-                    "term": m.current_term,
-                }))
-            }
-        }),
-    )
 }
 
 async fn wait_for_signal() {

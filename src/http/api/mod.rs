@@ -1,0 +1,116 @@
+//! REST API v1: JSON under `/api/v1`, errors as `{"error":{"code","message"}}`
+//! ([`super::error`]), lists as one page `{"items","total","page","pageSize"}`.
+//!
+//! Each route is declared once, with `#[utoipa::path]` beside its handler; the router and the
+//! OpenAPI document served at `/api/v1/openapi.json` are both built from those declarations,
+//! so the document cannot drift from what the server does.
+
+mod jobs;
+
+use axum::routing::get;
+use serde::{Deserialize, Serialize};
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+
+use super::AppState;
+
+/// The API's prefix.
+pub const BASE: &str = "/api/v1";
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Forest API",
+        description = "A distributed cron scheduler: jobs, groups, workers, pending snapshots, executions and the cluster."
+    ),
+    components(schemas(super::error::ErrorBody))
+)]
+struct ApiDoc;
+
+/// The API's routes and, at `/api/v1/openapi.json`, its document.
+pub fn router() -> axum::Router<AppState> {
+    let (routes, doc) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .nest(BASE, jobs::router())
+        .split_for_parts();
+    let doc = std::sync::Arc::new(doc);
+    routes.route(
+        &format!("{BASE}/openapi.json"),
+        get(move || {
+            let doc = doc.clone();
+            async move { axum::Json(doc.as_ref().clone()) }
+        }),
+    )
+}
+
+/// Which page of a list: 1-based, `pageSize` items (default 50, at most 1000).
+#[derive(Debug, Clone, Copy, Deserialize, utoipa::IntoParams)]
+#[serde(rename_all = "camelCase")]
+#[into_params(parameter_in = Query)]
+pub struct PageQuery {
+    #[serde(default = "first_page")]
+    #[param(minimum = 1, default = 1)]
+    pub page: u64,
+    #[serde(default = "default_page_size")]
+    #[param(minimum = 1, maximum = 1000, default = 50)]
+    pub page_size: u64,
+}
+
+fn first_page() -> u64 {
+    1
+}
+
+fn default_page_size() -> u64 {
+    50
+}
+
+/// The largest page a client may ask for.
+pub const MAX_PAGE_SIZE: u64 = 1000;
+
+impl PageQuery {
+    /// The offset of the page's first item, or why the page is not one.
+    pub fn offset(&self) -> Result<u64, super::error::ApiError> {
+        if self.page == 0 {
+            return Err(super::error::ApiError::invalid("page starts at 1"));
+        }
+        if self.page_size == 0 || self.page_size > MAX_PAGE_SIZE {
+            return Err(super::error::ApiError::invalid(format!(
+                "pageSize must be between 1 and {MAX_PAGE_SIZE}"
+            )));
+        }
+        Ok((self.page - 1).saturating_mul(self.page_size))
+    }
+
+    /// This page of `items` (all of them, already filtered).
+    pub fn slice<T>(&self, items: Vec<T>) -> Result<Paged<T>, super::error::ApiError> {
+        let offset = self.offset()?;
+        let total = items.len() as u64;
+        let items = items
+            .into_iter()
+            .skip(usize::try_from(offset).unwrap_or(usize::MAX))
+            .take(self.page_size as usize)
+            .collect();
+        Ok(Paged {
+            items,
+            total,
+            page: self.page,
+            page_size: self.page_size,
+        })
+    }
+}
+
+/// One page of a list.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Paged<T> {
+    pub items: Vec<T>,
+    /// How many items match, over all pages.
+    pub total: u64,
+    pub page: u64,
+    pub page_size: u64,
+}
+
+/// A list that is never long enough to page.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Items<T> {
+    pub items: Vec<T>,
+}

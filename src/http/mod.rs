@@ -1,0 +1,49 @@
+//! The HTTP listener (`--http-addr`, DESIGN §7): the REST API v1 under `/api/v1` with its
+//! OpenAPI document, the original forest's POST routes, server-sent events, `/metrics`,
+//! `/healthz`, `/readyz` and the embedded web UI.
+//!
+//! Handlers hold no state of their own: they call the same services the gRPC API calls (the
+//! job service, the history store, KV reads), so both APIs validate and answer alike. Any node
+//! answers any request; a write goes to the leader inside [`Kv`].
+
+pub mod api;
+pub mod error;
+
+use axum::extract::DefaultBodyLimit;
+use forest_storage::history::History;
+
+use crate::jobs::Jobs;
+use crate::kv::Kv;
+
+/// The largest request body any route reads: a job is a few KiB; this leaves room for long
+/// params without letting a client make a node buffer megabytes.
+pub const MAX_BODY_BYTES: usize = 256 * 1024;
+
+/// What every handler may reach.
+#[derive(Clone)]
+pub struct AppState {
+    pub kv: Kv,
+    pub jobs: Jobs,
+    pub history: History,
+}
+
+impl AppState {
+    pub fn new(kv: Kv, history: History) -> Self {
+        AppState {
+            jobs: Jobs::new(kv.clone()),
+            kv,
+            history,
+        }
+    }
+}
+
+/// Every HTTP route of a node.
+pub fn router(state: AppState) -> axum::Router {
+    axum::Router::new()
+        .merge(api::router())
+        .merge(health::router())
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .with_state(state)
+}
+
+mod health;
