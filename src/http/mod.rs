@@ -8,6 +8,7 @@
 
 pub mod api;
 pub mod error;
+mod legacy;
 
 use axum::extract::DefaultBodyLimit;
 use forest_storage::history::History;
@@ -41,6 +42,7 @@ impl AppState {
 pub fn router(state: AppState) -> axum::Router {
     axum::Router::new()
         .merge(api::router())
+        .merge(legacy::router())
         .merge(health::router())
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state)
