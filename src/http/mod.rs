@@ -42,8 +42,10 @@ pub fn router(state: AppState) -> axum::Router {
     axum::Router::new()
         .merge(api::router())
         .merge(health::router())
+        .merge(ui::router())
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state)
 }
 
 mod health;
+mod ui;
