@@ -91,7 +91,7 @@ impl From<JobError> for ApiError {
         let msg = e.to_string();
         match e {
             JobError::Invalid(_) | JobError::UnknownGroup(_) => ApiError::invalid(msg),
-            JobError::NotFound(_) => ApiError::not_found(msg),
+            JobError::NotFound(_) | JobError::SnapshotNotFound { .. } => ApiError::not_found(msg),
             JobError::Exists(_) => ApiError::new(StatusCode::CONFLICT, "exists", msg),
             JobError::Conflict { .. } => ApiError::new(StatusCode::CONFLICT, "conflict", msg),
             JobError::Kv(e) => e.into(),

@@ -11,7 +11,7 @@ impl From<JobError> for Status {
         let msg = e.to_string();
         match e {
             JobError::Invalid(_) | JobError::UnknownGroup(_) => Status::invalid_argument(msg),
-            JobError::NotFound(_) => Status::not_found(msg),
+            JobError::NotFound(_) | JobError::SnapshotNotFound { .. } => Status::not_found(msg),
             JobError::Exists(_) => Status::already_exists(msg),
             JobError::Conflict { .. } => Status::failed_precondition(msg),
             JobError::Kv(e) => e.into(),

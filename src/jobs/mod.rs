@@ -10,6 +10,7 @@
 //! Used by the gRPC service here and, later, by the HTTP API.
 
 pub mod grpc;
+pub mod snapshots;
 
 use chrono::{DateTime, Local, Utc};
 use chrono_tz::Tz;
@@ -28,6 +29,10 @@ pub enum JobError {
     Invalid(String),
     #[error("job {0} not found")]
     NotFound(String),
+    #[error(
+        "snapshot {id} of group {group:?} is not waiting: no such snapshot, or a worker took it"
+    )]
+    SnapshotNotFound { group: String, id: String },
     #[error("group {0:?} does not exist (add it first)")]
     UnknownGroup(String),
     #[error("{0} already exists")]

@@ -121,7 +121,9 @@ pub struct JobConf {
 }
 
 /// The dialect of `cron`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum CronSyntax {
     /// The original's robfig/cron v1: a leading seconds field, 5 or 6 fields, `?`, `@every`
@@ -133,7 +135,9 @@ pub enum CronSyntax {
 }
 
 /// What a leader does with ticks it reaches after their starting deadline.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Misfire {
     /// Record them all as missed; run nothing until the next tick.
@@ -147,7 +151,9 @@ pub enum Misfire {
 }
 
 /// What a tick does while the job's previous run is still going.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Concurrency {
     /// Run alongside it (the original's only behaviour).
@@ -160,7 +166,9 @@ pub enum Concurrency {
 }
 
 /// How a tick picks the worker(s) of its group.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Route {
     /// Any online worker, uniformly at random (the original's only way).

@@ -41,7 +41,13 @@ pub trait WireJson: Serialize + DeserializeOwned {
     /// Decodes a value as Go's `json.Unmarshal` would (see the module documentation).
     fn from_json(bytes: &[u8]) -> Result<Self, serde_json::Error> {
         match serde_json::from_slice(bytes)? {
-            Value::Object(members) => Self::deserialize(fold_keys(members, Self::FIELDS)),
+            // The path names the field at fault: "route: unknown variant …", not just the
+            // variant.
+            Value::Object(members) => {
+                serde_path_to_error::deserialize(fold_keys(members, Self::FIELDS)).map_err(|e| {
+                    serde::de::Error::custom(format_args!("{}: {}", e.path(), e.inner()))
+                })
+            }
             // serde would read an array as the struct's fields in order; Go refuses it.
             other => Err(serde::de::Error::custom(format_args!(
                 "expected a JSON object, not {}",

@@ -164,7 +164,9 @@ impl WireJson for JobSnapshot {
 /// Any number reads, so a report with a code this version does not know (0 when a client
 /// left the field out, 4 from the original's DDL comment) is neither running nor final:
 /// [`is_known`](Self::is_known) tells, and the collector decides.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema,
+)]
 #[serde(transparent)]
 pub struct ExecuteStatus(i64);
 

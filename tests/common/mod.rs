@@ -2,6 +2,7 @@
 //! public interfaces (the gRPC API and the `forest` CLI).
 #![allow(dead_code)]
 
+pub mod http;
 pub mod stream;
 
 use std::net::TcpListener;

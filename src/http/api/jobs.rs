@@ -41,7 +41,9 @@ pub struct JobFilter {
 impl JobFilter {
     fn matches(&self, job: &JobConf) -> bool {
         let text = self.q.as_deref().map(str::to_lowercase);
-        self.group.as_deref().is_none_or(|g| g.is_empty() || job.group == g)
+        self.group
+            .as_deref()
+            .is_none_or(|g| g.is_empty() || job.group == g)
             && self.status.is_none_or(|s| job.status == s)
             && text.is_none_or(|q| {
                 [&job.id, &job.name, &job.target, &job.remark]
@@ -146,7 +148,9 @@ async fn patch_job(
     Json(body): Json<Value>,
 ) -> ApiResult<Json<JobConf>> {
     let Value::Object(changes) = body else {
-        return Err(ApiError::invalid("a patch is a JSON object of the fields to change"));
+        return Err(ApiError::invalid(
+            "a patch is a JSON object of the fields to change",
+        ));
     };
     let current = s.jobs.get(&id).await?;
     let mut merged: Value = serde_json::from_str(&current.to_json())

@@ -5,7 +5,10 @@
 //! OpenAPI document served at `/api/v1/openapi.json` are both built from those declarations,
 //! so the document cannot drift from what the server does.
 
+mod cluster;
 mod jobs;
+mod runs;
+mod workers;
 
 use axum::routing::get;
 use serde::{Deserialize, Serialize};
@@ -30,7 +33,13 @@ struct ApiDoc;
 /// The API's routes and, at `/api/v1/openapi.json`, its document.
 pub fn router() -> axum::Router<AppState> {
     let (routes, doc) = OpenApiRouter::with_openapi(ApiDoc::openapi())
-        .nest(BASE, jobs::router())
+        .nest(
+            BASE,
+            jobs::router()
+                .merge(runs::router())
+                .merge(workers::router())
+                .merge(cluster::router()),
+        )
         .split_for_parts();
     let doc = std::sync::Arc::new(doc);
     routes.route(

@@ -26,3 +26,17 @@ pub const CANCELLED: i32 = -5;
 pub(crate) const SUCCESS_SQL: &str = "status = 2";
 /// SQL condition: the run failed (unknown target, error, timeout, lost, missed).
 pub(crate) const FAILURE_SQL: &str = "status IN (3, -1, -2, -3, -4)";
+
+/// The failure codes of [`FAILURE_SQL`], for listing failures one indexed status at a time.
+pub const FAILURES: [i32; 5] = [UNKNOWN_TARGET, ERROR, TIMEOUT, LOST, MISSED];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_failure_list_and_its_sql_name_the_same_codes() {
+        let listed: Vec<String> = FAILURES.iter().map(i32::to_string).collect();
+        assert_eq!(FAILURE_SQL, format!("status IN ({})", listed.join(", ")));
+    }
+}
