@@ -276,18 +276,8 @@ async fn a_person_runs_forest_from_the_browser() {
     b.click(&format!("tr[data-id=\"{id}\"] [data-test=run]"))
         .await;
     b.confirm().await;
-    let notice = b
-        .until(
-            "the queued run's id",
-            "const n = document.querySelector('[data-test=notice]'); return !n.hidden && n.textContent",
-        )
-        .await;
-    let snapshot = notice
-        .as_str()
-        .and_then(|n| n.split_whitespace().last())
-        .expect("the notice names the run")
-        .to_string();
-    b.open(&base, &format!("executions/{snapshot}")).await;
+    b.click("[data-test=notice] a").await;
+    b.find("[data-test=page-execution]").await;
     b.until(
         "the manual run's output",
         "const o = document.querySelector('[data-test=output]'); return o && o.textContent.includes('hi') && document.querySelector('[data-test=execution] [data-status=\"2\"]') !== null",

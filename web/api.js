@@ -62,16 +62,20 @@ export const api = {
 /** A path segment from a value (ids and group names may hold any character). */
 export const seg = encodeURIComponent;
 
+/** How long to wait before opening the stream again once the server has closed it. */
+const RECONNECT_MS = 5000;
+
 /**
  * Server-sent events: `handlers` maps an event name (`run`, `job`, `worker`, `snapshot`,
  * `leader`) to a function of its parsed data; `onState(true|false)` follows the connection.
- * EventSource reconnects by itself after an error.
+ * EventSource retries a dropped connection by itself, but gives up on an HTTP error (a node
+ * restarting behind a proxy answers 502): then a new one is opened after a pause.
  */
 export function subscribe(handlers, onState) {
   const source = new EventSource(`${BASE}/events`);
   for (const [name, handle] of Object.entries(handlers)) {
     source.addEventListener(name, (e) => {
-      let data = null;
+      let data;
       try {
         data = JSON.parse(e.data);
       } catch {
@@ -81,6 +85,10 @@ export function subscribe(handlers, onState) {
     });
   }
   source.onopen = () => onState(true);
-  source.onerror = () => onState(false);
-  return source;
+  source.onerror = () => {
+    onState(false);
+    if (source.readyState === EventSource.CLOSED) {
+      setTimeout(() => subscribe(handlers, onState), RECONNECT_MS);
+    }
+  };
 }

@@ -102,11 +102,16 @@ function onEvent(name) {
   };
 }
 
+let wasLive = false;
+
 function setLive(on) {
   const el = document.getElementById('live');
   el.dataset.state = on ? 'on' : 'off';
   el.dataset.i18n = on ? 'live.on' : 'live.off';
   el.textContent = t(el.dataset.i18n);
+  // Events sent before the stream (re)opened are lost to it: a live page catches up each time.
+  if (on && !wasLive && current && current.events) reload();
+  wasLive = on;
 }
 
 function start() {
@@ -120,7 +125,6 @@ function start() {
     document.getElementById('menu-toggle').setAttribute('aria-expanded', String(open));
   });
   window.addEventListener('hashchange', show);
-  setLive(false);
   const events = ['run', 'job', 'worker', 'snapshot', 'leader'];
   subscribe(Object.fromEntries(events.map((e) => [e, onEvent(e)])), setLive);
   show();

@@ -20,6 +20,13 @@ export function h(tag, attrs = {}, ...children) {
   return el;
 }
 
+/** Replaces `el`'s children with `children`, taken as `h` takes them. */
+export function fill(el, ...children) {
+  el.replaceChildren();
+  append(el, children);
+  return el;
+}
+
 function append(el, children) {
   for (const c of children) {
     if (c === null || c === undefined || c === false) continue;
@@ -81,7 +88,7 @@ export function table(columns, rows, { key, test, empty = t('common.empty') } = 
 /** Label/value pairs (`[key, value]`, value a node or text) as a definition list. */
 export function facts(pairs, test) {
   return h('dl', { class: 'facts', 'data-test': test },
-    pairs.map(([label, value]) => [h('dt', {}, t(label)), h('dd', {}, value ?? '—')]));
+    pairs.map(([label, value]) => [h('dt', {}, t(label)), h('dd', {}, value === '' || value == null ? '—' : value)]));
 }
 
 /** A small figure with its caption: the dashboard's and the job page's numbers. */
@@ -212,10 +219,11 @@ export function clearError() {
   document.getElementById('error').hidden = true;
 }
 
-export function notify(text) {
+/** Shows a notice: text, or nodes such as a link to what was just made. */
+export function notify(...content) {
   clearError();
   const box = document.getElementById('notice');
-  box.textContent = text;
+  fill(box, content);
   box.hidden = false;
   clearTimeout(notify.timer);
   notify.timer = setTimeout(() => (box.hidden = true), 4000);

@@ -1,7 +1,7 @@
 // The cluster (调度集群): the nodes of the Raft group, who leads, and how far each has got.
 
 import { api } from '../api.js';
-import { badge, button, facts, h, pageHeader, showError, table } from '../dom.js';
+import { badge, button, facts, fill, h, pageHeader, showError, table } from '../dom.js';
 import { label } from '../format.js';
 import { t } from '../i18n.js';
 
@@ -32,7 +32,7 @@ export function clusterPage() {
   async function load() {
     const c = await api.get('/cluster');
     const name = (id) => (c.members.find((m) => m.id === id) || { name: '—' }).name;
-    body.replaceChildren(
+    fill(body,
       facts([
         ['cluster.this', `${c.name} (${c.id})`],
         ['cluster.leader', c.leaderId ? `${name(c.leaderId)} (${c.leaderId})` : t('dash.noLeader')],

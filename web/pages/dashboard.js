@@ -1,7 +1,7 @@
 // The dashboard: is the cluster healthy, who leads, how many workers, how runs are going.
 
 import { api } from '../api.js';
-import { button, card, h, pageHeader, showError, table } from '../dom.js';
+import { button, card, fill, h, pageHeader, showError, table } from '../dom.js';
 import { percent, time } from '../format.js';
 import { t } from '../i18n.js';
 import { runColumns } from './executions.js';
@@ -51,7 +51,7 @@ export function dashboardPage() {
         card(t('dash.successRate'), percent(s.lastHour.successes, s.lastHour.successes + s.lastHour.failures), null, { 'data-test': 'card-rate' }),
       );
     }
-    body.replaceChildren(
+    fill(body,
       h('div', { class: 'cards' }, cards),
       stats.status === 'fulfilled'
         ? [

@@ -2,7 +2,9 @@
 // filtered, and one run with its output, followed while it runs.
 
 import { api, seg } from '../api.js';
-import { button, facts, field, filters, h, link, options, pageHeader, pager, showError, table } from '../dom.js';
+import {
+  button, facts, field, fill, filters, h, link, options, pageHeader, pager, showError, table,
+} from '../dom.js';
 import { duration, execStatus, time } from '../format.js';
 import { t } from '../i18n.js';
 import { GROUPS_LIST, groupNames, keepInHash } from './shared.js';
@@ -20,7 +22,7 @@ function took(run) {
 
 /** The columns every list of runs shows (here, on a job's page, on the dashboard). */
 export const runColumns = [
-  { label: 'exec.id', cell: (r) => link(`#/executions/${seg(r.id)}`, h('code', { class: 'id' }, r.id)) },
+  { label: 'exec.id', cell: (r) => link(`#/executions/${seg(r.id)}`, h('code', { class: 'id', title: r.id }, r.id)) },
   { label: 'exec.job', cell: (r) => link(`#/jobs/${seg(r.jobId)}`, r.name || r.jobId) },
   { label: 'exec.group', cell: (r) => r.group },
   { label: 'exec.worker', cell: (r) => r.worker || r.ip || '—' },
@@ -66,7 +68,7 @@ export function executionsPage(route) {
       to: rfc3339(params.to),
       pageSize: 20,
     });
-    body.replaceChildren(
+    fill(body,
       table(runColumns, page.items, { key: (r) => r.id, test: 'executions' }),
       pager(page, (p) => {
         params = { ...params, page: p };
@@ -91,9 +93,30 @@ export function executionPage(route) {
   let timer;
   let stopped = false;
 
+  /** The run, or null while it has no record: a queued run gets one when a worker takes it. */
+  async function fetchRun() {
+    try {
+      return await api.get(`/executions/${seg(id)}`);
+    } catch (e) {
+      if (e.status === 404) return null;
+      throw e;
+    }
+  }
+
   async function load() {
-    const run = await api.get(`/executions/${seg(id)}`);
-    body.replaceChildren(facts([
+    const run = await fetchRun();
+    if (run) show(run);
+    else fill(body, h('p', { class: 'hint', 'data-test': 'not-started' }, t('exec.notStarted')));
+    const following = follow.querySelector('input').checked;
+    if (following) output.scrollTop = output.scrollHeight;
+    clearTimeout(timer);
+    if (following && (!run || run.status === 1) && !stopped) {
+      timer = setTimeout(() => load().catch(showError), FOLLOW_MS);
+    }
+  }
+
+  function show(run) {
+    fill(body, facts([
       ['exec.id', h('code', { 'data-test': 'execution-id' }, run.id)],
       ['exec.job', link(`#/jobs/${seg(run.jobId)}`, run.name || run.jobId)],
       ['exec.group', run.group],
@@ -112,12 +135,6 @@ export function executionPage(route) {
       ['exec.result', run.result],
     ], 'execution'));
     output.textContent = run.output || t('exec.noOutput');
-    const following = follow.querySelector('input').checked;
-    if (following) output.scrollTop = output.scrollHeight;
-    clearTimeout(timer);
-    if (following && run.status === 1 && !stopped) {
-      timer = setTimeout(() => load().catch(showError), FOLLOW_MS);
-    }
   }
 
   follow.addEventListener('change', () => load().catch(showError));

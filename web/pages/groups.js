@@ -1,7 +1,7 @@
 // Groups (集群配置): the groups jobs and workers belong to, and a form to add one.
 
 import { api, seg } from '../api.js';
-import { button, form, h, link, notify, pageHeader, table } from '../dom.js';
+import { button, fill, form, h, link, notify, pageHeader, table } from '../dom.js';
 import { t } from '../i18n.js';
 
 export function groupsPage() {
@@ -36,7 +36,7 @@ export function groupsPage() {
 
   async function load() {
     const r = await api.get('/groups');
-    list.replaceChildren(table(columns, r.items, { key: (g) => g.name, test: 'groups' }));
+    fill(list, table(columns, r.items, { key: (g) => g.name, test: 'groups' }));
   }
 
   return { el, load };

@@ -2,7 +2,7 @@
 // away beneath them, and the next fire times shown as the expression is typed.
 
 import { api, seg } from '../api.js';
-import { button, field, form, h, notify, pageHeader } from '../dom.js';
+import { button, field, fill, form, h, notify, pageHeader } from '../dom.js';
 import { label, time } from '../format.js';
 import { t } from '../i18n.js';
 
@@ -38,7 +38,7 @@ function cronBlock(job) {
     const cron = f.elements.cron.value.trim();
     const n = ++asked;
     if (!cron) {
-      preview.replaceChildren(h('small', {}, t('job.previewEmpty')));
+      fill(preview, h('small', {}, t('job.previewEmpty')));
       return;
     }
     try {
@@ -50,12 +50,12 @@ function cronBlock(job) {
       });
       if (n !== asked) return;
       preview.className = 'preview';
-      preview.replaceChildren(h('span', {}, t('job.preview'), ':'),
+      fill(preview, h('span', {}, t('job.preview'), ':'),
         h('ol', { class: 'times' }, r.times.map((x) => h('li', {}, time(x)))));
     } catch (e) {
       if (n !== asked) return;
       preview.className = 'preview invalid';
-      preview.replaceChildren(e.message);
+      fill(preview, e.message);
     }
   }
 
@@ -123,8 +123,8 @@ function jobOf(job, v) {
 
 export function jobFormPage(route) {
   const id = route.parts[1];
-  const el = h('section', { 'data-test': 'page-job-form' },
-    pageHeader(t(id ? 'job.edit' : 'job.new')));
+  const header = pageHeader(t(id ? 'job.edit' : 'job.new'));
+  const el = h('section', { 'data-test': 'page-job-form' }, header);
 
   async function load() {
     const [job, groups] = await Promise.all([
@@ -154,7 +154,7 @@ export function jobFormPage(route) {
     const f = form({
       test: 'job-form',
       submitLabel: t(id ? 'action.save' : 'action.create'),
-      extra: [button(t('action.cancel'), () => history.back())],
+      extra: [button(t('action.cancel'), () => (location.hash = id ? `#/jobs/${seg(id)}` : '#/jobs'))],
       fields: [
         { name: 'name', label: t('job.name'), value: job.name, required: true },
         { name: 'group', label: t('job.group'), type: 'select', required: true,
@@ -183,7 +183,7 @@ export function jobFormPage(route) {
       },
     });
     cron.watch(f);
-    el.replaceChildren(el.firstChild, f);
+    fill(el, header, f);
   }
 
   return { el, load };

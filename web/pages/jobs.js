@@ -2,7 +2,7 @@
 
 import { api, seg } from '../api.js';
 import {
-  actionButton, button, card, confirmAction, facts, filters, h, link, notify, options, pageHeader, pager,
+  actionButton, button, card, confirmAction, facts, fill, filters, h, link, notify, options, pageHeader, pager,
   showError, table,
 } from '../dom.js';
 import { duration, jobStatus, label, percent, time } from '../format.js';
@@ -26,7 +26,7 @@ function jobActions(job, changed, deleted) {
     actionButton(t('action.run'), async () => {
       if (!(await confirmAction(t('job.confirmRun', { name: job.name })))) return;
       const r = await api.post(`${path}/run`);
-      notify(t('job.queued', { id: r.snapshotId }));
+      notify(t('job.queued'), ' ', link(`#/executions/${seg(r.snapshotId)}`, h('code', {}, r.snapshotId)));
     }, { 'data-test': 'run' }),
     toggle,
     link(`#/job-form/${seg(job.id)}`, t('action.edit')),
@@ -58,7 +58,7 @@ export function jobsPage(route) {
     body);
 
   const columns = [
-    { label: 'job.id', cell: (j) => h('code', { class: 'id' }, j.id) },
+    { label: 'job.id', cell: (j) => h('code', { class: 'id', title: j.id }, j.id) },
     { label: 'job.name', cell: (j) => link(`#/jobs/${seg(j.id)}`, j.name), test: 'name' },
     { label: 'job.group', cell: (j) => j.group },
     { label: 'job.cron', cell: (j) => h('code', {}, j.cron) },
@@ -70,7 +70,7 @@ export function jobsPage(route) {
   async function load() {
     keepInHash(params);
     const page = await api.get('/jobs', { ...params, pageSize: 50 });
-    body.replaceChildren(
+    fill(body,
       table(columns, page.items, { key: (j) => j.id, test: 'jobs' }),
       pager(page, (p) => {
         params = { ...params, page: p };
@@ -106,8 +106,8 @@ function statsCards(s) {
     card(t('job.stats.failures'), s.failures),
     card(t('job.stats.p50'), duration(s.p50DurationMs)),
     card(t('job.stats.p95'), duration(s.p95DurationMs)),
-    card(t('job.stats.lastSuccess'), time(s.lastSuccessMs)),
-    card(t('job.stats.lastFailure'), time(s.lastFailureMs)));
+    card(t('job.stats.lastSuccess'), h('span', { class: 'when' }, time(s.lastSuccessMs))),
+    card(t('job.stats.lastFailure'), h('span', { class: 'when' }, time(s.lastFailureMs))));
 }
 
 export function jobPage(route) {
@@ -125,7 +125,7 @@ export function jobPage(route) {
       api.get(`${path}/next`, { count: 5 }),
       api.get(`${path}/runs`, { page: runsPage, pageSize: 10 }),
     ]);
-    body.replaceChildren(
+    fill(body,
       pageHeader(job.name, jobActions(job, load, () => (location.hash = '#/jobs'))),
       facts([
         ['job.id', h('code', {}, job.id)],

@@ -1,7 +1,7 @@
 // What several pages need from the server or the address bar.
 
 import { api } from '../api.js';
-import { h } from '../dom.js';
+import { fill, h } from '../dom.js';
 
 /** The id of the list of group names that group fields suggest from (see `groupNames`). */
 export const GROUPS_LIST = 'group-names';
@@ -10,7 +10,7 @@ export const GROUPS_LIST = 'group-names';
 export function groupNames() {
   const list = h('datalist', { id: GROUPS_LIST });
   api.get('/groups').then(
-    (r) => list.replaceChildren(...r.items.map((g) => h('option', { value: g.name }, g.remark || g.name))),
+    (r) => fill(list, r.items.map((g) => h('option', { value: g.name }, g.remark || g.name))),
     () => {}, // Only suggestions: the page's own requests report a failing server.
   );
   return list;

@@ -3,7 +3,8 @@
 
 import { api, seg } from '../api.js';
 import {
-  actionButton, badge, button, confirmAction, filters, h, link, notify, pageHeader, showDetails, showError, table,
+  actionButton, badge, button, confirmAction, fill, filters, h, link, notify, pageHeader, showDetails, showError,
+  table,
 } from '../dom.js';
 import { time } from '../format.js';
 import { t } from '../i18n.js';
@@ -27,7 +28,7 @@ export function snapshotsPage(route) {
 
   const columns = [
     { label: 'snap.state', cell: (s) => badge(t(`snap.state.${s.state}`), s.state === 'waiting' ? 'warn' : 'info'), test: 'state' },
-    { label: 'snap.id', cell: (s) => h('code', { class: 'id' }, s.id) },
+    { label: 'snap.id', cell: (s) => h('code', { class: 'id', title: s.id }, s.id) },
     { label: 'snap.job', cell: (s) => link(`#/jobs/${seg(s.jobId)}`, s.name || s.jobId) },
     { label: 'worker.group', cell: (s) => s.group },
     { label: 'snap.worker', cell: (s) => s.ip || '—' },
@@ -47,7 +48,7 @@ export function snapshotsPage(route) {
   async function load() {
     keepInHash(params);
     const r = await api.get('/snapshots', params);
-    body.replaceChildren(table(columns, r.items, { key: (s) => s.id, test: 'snapshots' }));
+    fill(body, table(columns, r.items, { key: (s) => s.id, test: 'snapshots' }));
   }
 
   return { el, load, events: { snapshot: true, run: true } };

@@ -1,7 +1,7 @@
 // Workers (任务节点): the processes connected to run jobs, and what each is running.
 
 import { api, seg } from '../api.js';
-import { badge, button, filters, h, link, pageHeader, showError, table } from '../dom.js';
+import { badge, button, fill, filters, h, link, pageHeader, showError, table } from '../dom.js';
 import { time } from '../format.js';
 import { t } from '../i18n.js';
 import { GROUPS_LIST, groupNames, keepInHash } from './shared.js';
@@ -35,7 +35,7 @@ export function workersPage(route) {
   async function load() {
     keepInHash(params);
     const r = await api.get('/workers', params);
-    body.replaceChildren(table(columns, r.items, { key: (w) => `${w.group}/${w.name}`, test: 'workers' }));
+    fill(body, table(columns, r.items, { key: (w) => `${w.group}/${w.name}`, test: 'workers' }));
   }
 
   return { el, load, events: { worker: true, run: true } };
