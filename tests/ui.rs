@@ -290,6 +290,20 @@ async fn a_person_runs_forest_from_the_browser() {
     b.find("[data-test=job-runs] tr[data-id]").await;
     b.shot("job").await;
 
+    // Edited in the form: the whole job goes back at the version it was read at.
+    b.open(&base, &format!("job-form/{id}")).await;
+    b.type_into("[data-test=field-remark]", "says hi").await;
+    b.click("[data-test=job-form] [data-test=submit]").await;
+    b.find("[data-test=page-job]").await;
+    let job = api.get(&format!("/jobs/{id}")).await;
+    assert_eq!(job["remark"], "says hi", "{job}");
+    assert_eq!(job["version"], 3, "one edit after the pause: {job}");
+    assert_eq!(
+        (&job["status"], &job["params"]),
+        (&json!(2), &json!("echo hi")),
+        "the rest is kept: {job}"
+    );
+
     // A run for a group with no worker waits in the pending list until it is deleted.
     let idle = api
         .post(

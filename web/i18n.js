@@ -56,6 +56,8 @@ const en = {
   'dash.lastHour': 'Runs in the last hour',
   'dash.successRate': 'Success rate',
   'dash.perMinute': 'Runs per minute (last hour)',
+  'dash.successes': 'successes',
+  'dash.failures': 'failures',
   'dash.recentFailures': 'Recent failures',
   'dash.noFailures': 'No failures. ',
 
@@ -263,6 +265,8 @@ const zh = {
   'dash.lastHour': '最近一小时执行次数',
   'dash.successRate': '成功率',
   'dash.perMinute': '每分钟执行次数(最近一小时)',
+  'dash.successes': '成功',
+  'dash.failures': '失败',
   'dash.recentFailures': '最近失败',
   'dash.noFailures': '没有失败的执行。',
 

@@ -27,7 +27,15 @@ function perMinuteChart(perMinute) {
       h('div', { class: 'bar-fail', style: `height:${(100 * m.failures) / top}%` }),
       h('div', { class: 'bar-ok', style: `height:${(100 * m.successes) / top}%` }));
   });
-  return h('div', { class: 'chart', 'data-test': 'per-minute', role: 'img', 'aria-label': t('dash.perMinute') }, bars);
+  const first = perMinute[0];
+  const last = perMinute[perMinute.length - 1];
+  const hhmm = (m) => (m ? time(m.minute).slice(11, 16) : '');
+  return h('figure', { class: 'chart-box', 'data-test': 'per-minute' },
+    h('div', { class: 'chart', role: 'img', 'aria-label': t('dash.perMinute') }, h('span', { class: 'chart-top' }, top), bars),
+    h('figcaption', { class: 'chart-axis' },
+      h('span', {}, hhmm(first)),
+      h('span', {}, h('span', { class: 'key ok' }, t('dash.successes')), h('span', { class: 'key bad' }, t('dash.failures'))),
+      h('span', {}, hhmm(last))));
 }
 
 export function dashboardPage() {
