@@ -56,7 +56,7 @@ async fn browser(log_dir: &std::path::Path) -> Option<Browser> {
     let mut caps = serde_json::Map::new();
     caps.insert(
         "goog:chromeOptions".into(),
-        json!({"args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--window-size=1280,900", "--lang=en-US"]}),
+        json!({"args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--window-size=1280,900", "--disable-dev-shm-usage", "--lang=en-US"]}),
     );
     let builder = {
         let mut b = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new());
@@ -220,8 +220,6 @@ async fn a_person_runs_forest_from_the_browser() {
     };
     api.post("/groups", json!({"name": "ops", "remark": "operations"}))
         .await;
-    api.post("/groups", json!({"name": "idle", "remark": "no worker"}))
-        .await;
     let _worker = worker_process(cluster.dir.path(), &cluster.endpoints(), "ops", "w1");
 
     // A job made in the form, its fire times previewed as the expression is typed.
@@ -304,7 +302,18 @@ async fn a_person_runs_forest_from_the_browser() {
         "the rest is kept: {job}"
     );
 
-    // A run for a group with no worker waits in the pending list until it is deleted.
+    // A group added in its form; a run for it, which has no worker, waits in the pending
+    // list until it is deleted.
+    b.open(&base, "groups").await;
+    b.type_into("[data-test=group-form] [data-test=field-name]", "idle")
+        .await;
+    b.type_into(
+        "[data-test=group-form] [data-test=field-remark]",
+        "no worker",
+    )
+    .await;
+    b.click("[data-test=group-form] [data-test=submit]").await;
+    b.find("[data-test=groups] tr[data-id=idle]").await;
     let idle = api
         .post(
             "/jobs",
@@ -332,6 +341,19 @@ async fn a_person_runs_forest_from_the_browser() {
         left["items"].as_array().unwrap().is_empty(),
         "the snapshot is gone: {left}"
     );
+
+    // Deleted from the list, once confirmed.
+    b.open(&base, "jobs").await;
+    b.click(&format!("tr[data-id=\"{idle_id}\"] [data-test=delete]"))
+        .await;
+    b.confirm().await;
+    b.until(
+        "the deleted job gone from the list",
+        &format!("return document.querySelector('[data-test=jobs] tr[data-id=\"{id}\"]') !== null && document.querySelector('tr[data-id=\"{idle_id}\"]') === null"),
+    )
+    .await;
+    let jobs = api.get("/jobs").await;
+    assert_eq!(jobs["total"], 1, "only the first job is left: {jobs}");
 
     // The other pages show what the cluster has.
     for (page, ready) in [
