@@ -90,15 +90,23 @@ function show() {
   reload();
 }
 
-let eventTimer;
+/** How long events are gathered before the page is loaded for them. */
+const EVENT_BATCH_MS = 500;
 
-/** Events come in bursts (a tick fires many runs): the page is loaded once per burst. */
+let eventTimer = null;
+
+/**
+ * Events come in bursts (a tick fires many runs), and on a busy cluster never stop: the page
+ * is loaded at most once per batch, however many events the batch holds.
+ */
 function onEvent(name) {
   return (data) => {
     const wants = current && current.events && current.events[name];
-    if (!wants || (typeof wants === 'function' && !wants(data))) return;
-    clearTimeout(eventTimer);
-    eventTimer = setTimeout(reload, 300);
+    if (!wants || (typeof wants === 'function' && !wants(data)) || eventTimer) return;
+    eventTimer = setTimeout(() => {
+      eventTimer = null;
+      reload();
+    }, EVENT_BATCH_MS);
   };
 }
 
