@@ -346,6 +346,8 @@ async fn a_person_runs_forest_from_the_browser() {
     b.open(&base, "jobs").await;
     b.click(&format!("tr[data-id=\"{idle_id}\"] [data-test=delete]"))
         .await;
+    b.find("dialog[open]").await;
+    b.shot("confirm").await;
     b.confirm().await;
     b.until(
         "the deleted job gone from the list",
@@ -409,6 +411,10 @@ async fn a_person_runs_forest_from_the_browser() {
         .await
         .expect("a phone-sized window");
     b.shot("jobs-phone").await;
+    b.open(&base, "job-form").await;
+    b.find("[data-test=cron-preview]").await;
+    b.shot("job-form-phone").await;
+    b.open(&base, "jobs").await;
     b.click("[data-test=menu-toggle]").await;
     b.until(
         "the menu unfolded",
