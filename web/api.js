@@ -67,7 +67,8 @@ const RECONNECT_MS = 5000;
 
 /**
  * Server-sent events: `handlers` maps an event name (`run`, `job`, `worker`, `snapshot`,
- * `leader`) to a function of its parsed data; `onState(true|false)` follows the connection.
+ * `leader`, and `lagged` when the server dropped some for this browser) to a function of its
+ * parsed data; `onState(true|false)` follows the connection.
  * EventSource retries a dropped connection by itself, but gives up on an HTTP error (a node
  * restarting behind a proxy answers 502): then a new one is opened after a pause.
  */

@@ -99,15 +99,24 @@ let eventTimer = null;
  * Events come in bursts (a tick fires many runs), and on a busy cluster never stop: the page
  * is loaded at most once per batch, however many events the batch holds.
  */
+function reloadSoon() {
+  if (eventTimer) return;
+  eventTimer = setTimeout(() => {
+    eventTimer = null;
+    reload();
+  }, EVENT_BATCH_MS);
+}
+
 function onEvent(name) {
   return (data) => {
     const wants = current && current.events && current.events[name];
-    if (!wants || (typeof wants === 'function' && !wants(data)) || eventTimer) return;
-    eventTimer = setTimeout(() => {
-      eventTimer = null;
-      reload();
-    }, EVENT_BATCH_MS);
+    if (wants && (wants === true || wants(data))) reloadSoon();
   };
+}
+
+/** The server dropped events this browser was too slow to take: any live page may have missed its own. */
+function onLagged() {
+  if (current && current.events) reloadSoon();
 }
 
 let wasLive = false;
@@ -134,7 +143,7 @@ function start() {
   });
   window.addEventListener('hashchange', show);
   const events = ['run', 'job', 'worker', 'snapshot', 'leader'];
-  subscribe(Object.fromEntries(events.map((e) => [e, onEvent(e)])), setLive);
+  subscribe({ ...Object.fromEntries(events.map((e) => [e, onEvent(e)])), lagged: onLagged }, setLive);
   show();
 }
 
