@@ -84,7 +84,10 @@ function show() {
   current = resolve(route.parts)(route);
   const section = route.parts[0] === 'job-form' ? 'jobs' : route.parts[0] || 'dashboard';
   for (const a of document.querySelectorAll('#nav a')) {
-    a.classList.toggle('active', a.dataset.page === section);
+    const here = a.dataset.page === section;
+    a.classList.toggle('active', here);
+    if (here) a.setAttribute('aria-current', 'page');
+    else a.removeAttribute('aria-current');
   }
   document.getElementById('view').replaceChildren(current.el);
   reload();
