@@ -476,7 +476,13 @@ async fn the_openapi_document_describes_the_routes_the_server_has() {
     }
     for (path, ops) in paths {
         let concrete = path.replace("{id}", "x").replace("{group}", "g");
-        for method in ops.as_object().expect("operations").keys() {
+        for (method, op) in ops.as_object().expect("operations") {
+            if op["responses"]["200"]["content"]
+                .get("text/event-stream")
+                .is_some()
+            {
+                continue; // a stream never ends; the events test reads it
+            }
             let m = Method::from_bytes(method.to_uppercase().as_bytes()).expect("a method");
             let body = (m != Method::GET && m != Method::DELETE).then(|| json!({}));
             let (status, answer) = api.call(m.clone(), &concrete, body.as_ref()).await;
@@ -491,4 +497,103 @@ async fn the_openapi_document_describes_the_routes_the_server_has() {
             );
         }
     }
+}
+
+/// Reads server-sent events until `want` has been seen, returning the text read.
+async fn await_events(resp: &mut reqwest::Response, want: &[&str]) -> String {
+    let mut seen = String::new();
+    let deadline = tokio::time::Instant::now() + common::PATIENCE;
+    while !want.iter().all(|w| seen.contains(w)) {
+        let chunk = tokio::time::timeout_at(deadline, resp.chunk())
+            .await
+            .unwrap_or_else(|_| panic!("not all of {want:?} in:\n{seen}"))
+            .expect("the stream stays open")
+            .expect("the stream does not end");
+        seen.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    seen
+}
+
+#[tokio::test]
+async fn live_events_metrics_and_readiness_tell_what_happens() {
+    let mut cluster = Cluster::start(1, &[]).await;
+    let http = cluster.node(1).http.clone();
+    let api = Api::new(&http);
+    let mut events = reqwest::get(format!("http://{http}/api/v1/events"))
+        .await
+        .expect("the event stream opens");
+    assert_eq!(
+        events.headers()["content-type"].to_str().ok(),
+        Some("text/event-stream")
+    );
+    await_events(&mut events, &["event: leader", "\"leaderId\":1"]).await;
+
+    api.post("/api/v1/groups", json!({"name": "g", "remark": ""}))
+        .await;
+    let endpoint = cluster.endpoint(1);
+    let _worker = worker_process(cluster.dir.path(), &endpoint, "g", "w1");
+    await_events(
+        &mut events,
+        &["event: worker", "\"change\":\"joined\"", "\"name\":\"w1\""],
+    )
+    .await;
+    let (_, job) = api
+        .post("/api/v1/jobs", json!({"name": "tick", "group": "g", "cron": "* * * * * *", "target": "shell", "params": "true"}))
+        .await;
+    let id = job["id"].as_str().expect("an id");
+    let seen = await_events(
+        &mut events,
+        &["event: job", "event: run", "\"status\":1", "\"status\":2"],
+    )
+    .await;
+    assert!(seen.contains(id), "{seen}");
+
+    let (status, ready) = api.get("/readyz").await;
+    assert_eq!(
+        (status, ready["ready"].clone()),
+        (StatusCode::OK, json!(true)),
+        "{ready}"
+    );
+    let scrape = || async {
+        reqwest::get(format!("http://{http}/metrics"))
+            .await
+            .expect("metrics answer")
+            .text()
+            .await
+            .expect("a text")
+    };
+    eventually("the run is counted in the metrics", || async {
+        scrape()
+            .await
+            .contains("forest_runs_total{status=\"success\"}")
+    })
+    .await;
+    let text = scrape().await;
+    for want in [
+        "forest_fire_delay_seconds_bucket",
+        "forest_raft_term 1",
+        "forest_raft_is_leader 1",
+        "forest_workers_online 1",
+        "forest_raft_applied_index",
+        "forest_raft_commit_index",
+    ] {
+        assert!(text.contains(want), "{want} not in:\n{text}");
+    }
+}
+
+#[tokio::test]
+async fn a_node_that_lost_its_quorum_is_not_ready() {
+    let mut cluster = Cluster::start(3, &[]).await;
+    let leader = cluster.wait_for_leader(&[1, 2, 3]).await;
+    let survivor = (1..=3).find(|id| *id != leader).expect("a follower");
+    let api = Api::new(&cluster.node(survivor).http.clone());
+    assert_eq!(api.get("/readyz").await.0, StatusCode::OK);
+    for id in (1..=3).filter(|id| *id != survivor) {
+        cluster.node(id).kill();
+    }
+    eventually("the survivor says it is not ready", || async {
+        let (status, body) = api.get("/readyz").await;
+        status == StatusCode::SERVICE_UNAVAILABLE && body["reasons"][0] == json!("no leader known")
+    })
+    .await;
 }

@@ -109,6 +109,11 @@ async fn follow(kv: &Kv, store: &History, shared: bool) -> Result<(), Error> {
         }
         if reached > 0 {
             store.record(&batch, reached).await?;
+            for r in &batch {
+                let status = crate::model::ExecuteStatus::from_code(i64::from(r.status));
+                metrics::counter!(crate::http::metrics::RUNS, "status" => status.name().unwrap_or("other"))
+                    .increment(1);
+            }
         }
     }
 }

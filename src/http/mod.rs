@@ -8,6 +8,10 @@
 
 pub mod api;
 pub mod error;
+pub mod events;
+mod health;
+pub mod metrics;
+mod ui;
 
 use axum::extract::DefaultBodyLimit;
 use forest_storage::history::History;
@@ -25,12 +29,14 @@ pub struct AppState {
     pub kv: Kv,
     pub jobs: Jobs,
     pub history: History,
+    pub events: events::Events,
 }
 
 impl AppState {
     pub fn new(kv: Kv, history: History) -> Self {
         AppState {
             jobs: Jobs::new(kv.clone()),
+            events: events::Events::start(kv.clone()),
             kv,
             history,
         }
@@ -42,10 +48,8 @@ pub fn router(state: AppState) -> axum::Router {
     axum::Router::new()
         .merge(api::router())
         .merge(health::router())
+        .merge(metrics::router())
         .merge(ui::router())
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state)
 }
-
-mod health;
-mod ui;

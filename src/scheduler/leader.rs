@@ -97,6 +97,8 @@ impl Lateness {
 
     fn record(&mut self, late: chrono::Duration) {
         let _ = self.ms.record(late.num_milliseconds().max(0) as u64);
+        metrics::histogram!(crate::http::metrics::FIRE_DELAY)
+            .record(late.num_milliseconds().max(0) as f64 / 1000.0);
         if self.since.elapsed() >= Self::EVERY {
             tracing::info!(
                 fires = self.ms.len(),

@@ -147,6 +147,7 @@ impl ServeOptions {
 /// Runs a node until SIGTERM / Ctrl-C.
 pub async fn serve(opts: ServeOptions) -> anyhow::Result<()> {
     opts.check_binds()?;
+    crate::http::metrics::install();
     let cfg = opts.cluster_config()?;
     let grpc = TcpListener::bind(opts.grpc_addr)
         .await
@@ -248,6 +249,9 @@ async fn log_role_changes(cluster: Cluster) {
         };
         if last != Some(now) {
             let (state, term, leader) = now;
+            if last.is_some_and(|(_, _, before)| before != leader) && leader.is_some() {
+                metrics::counter!(crate::http::metrics::LEADER_CHANGES).increment(1);
+            }
             tracing::info!(node = cluster.id(), ?state, term, ?leader, "raft role");
             last = Some(now);
         }

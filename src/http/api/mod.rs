@@ -14,6 +14,7 @@ use axum::routing::get;
 use serde::{Deserialize, Serialize};
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::AppState;
 
@@ -33,6 +34,7 @@ struct ApiDoc;
 /// The API's routes and, at `/api/v1/openapi.json`, its document.
 pub fn router() -> axum::Router<AppState> {
     let (routes, doc) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(super::events::stream))
         .nest(
             BASE,
             jobs::router()
