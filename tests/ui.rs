@@ -249,11 +249,21 @@ async fn a_person_runs_forest_from_the_browser() {
         (Some("*/2 * * * * *"), Some("echo hi"))
     );
 
-    // Its runs appear in the executions list as they happen, without reloading the page.
+    // Its runs appear in the executions list as they happen, without reloading the page: one
+    // not listed when the page was first shown.
     b.open(&base, &format!("executions?jobId={id}")).await;
+    let shown = b
+        .until(
+            "the executions list",
+            "const t = document.querySelector('[data-test=executions]'); return t && JSON.stringify([...t.querySelectorAll('tr[data-id]')].map(r => r.dataset.id))",
+        )
+        .await;
     b.until(
-        "a successful run listed live",
-        "return document.querySelector('[data-test=executions] [data-test=status] [data-status=\"2\"]') !== null",
+        "a new successful run listed live",
+        &format!(
+            "const shown = {}; return [...document.querySelectorAll('[data-test=executions] tr[data-id]')].some(r => !shown.includes(r.dataset.id) && r.querySelector('[data-status=\"2\"]'))",
+            shown.as_str().expect("ids as JSON")
+        ),
     )
     .await;
     b.shot("executions").await;
