@@ -352,7 +352,15 @@ async fn a_person_runs_forest_from_the_browser() {
         "the snapshot is gone: {left}"
     );
 
-    // Deleted from the list, once confirmed.
+    // Found by searching; deleted from the list, once confirmed.
+    b.open(&base, "jobs").await;
+    b.type_into("[data-test=filters] [data-test=field-q]", "stu")
+        .await;
+    b.until(
+        "only the matching job listed",
+        &format!("const ids = [...document.querySelectorAll('[data-test=jobs] tr[data-id]')].map(r => r.dataset.id); return ids.length === 1 && ids[0] === '{idle_id}'"),
+    )
+    .await;
     b.open(&base, "jobs").await;
     b.click(&format!("tr[data-id=\"{idle_id}\"] [data-test=delete]"))
         .await;
