@@ -142,6 +142,7 @@ export function jobPage(route) {
       h('h2', {}, t('job.stats')),
       stats.status === 'fulfilled' ? statsCards(stats.value) : null,
       h('h2', {}, t('job.nextTimes')),
+      job.status === 2 ? h('p', { class: 'hint' }, t('job.pausedPlan')) : null,
       next.status === 'fulfilled'
         ? h('ol', { class: 'times', 'data-test': 'next-times' }, next.value.times.map((x) => h('li', {}, time(x))))
         : null,
