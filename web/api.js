@@ -4,7 +4,7 @@
 const BASE = '/api/v1';
 
 /** A failed request: the server's `{"error":{"code","message"}}`, or what went wrong on the way. */
-export class ApiError extends Error {
+class ApiError extends Error {
   constructor(status, code, message) {
     super(message);
     this.status = status;

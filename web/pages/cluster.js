@@ -1,7 +1,7 @@
 // The cluster (调度集群): the nodes of the Raft group, who leads, and how far each has got.
 
 import { api } from '../api.js';
-import { badge, button, facts, fill, h, pageHeader, showError, table } from '../dom.js';
+import { actionButton, badge, facts, fill, h, pageHeader, showError, table } from '../dom.js';
 import { label } from '../format.js';
 import { t } from '../i18n.js';
 
@@ -25,7 +25,7 @@ const columns = [
 export function clusterPage() {
   const body = h('div', {});
   const el = h('section', { 'data-test': 'page-cluster' },
-    pageHeader(t('nav.cluster'), button(t('action.refresh'), () => load())),
+    pageHeader(t('nav.cluster'), actionButton(t('action.refresh'), () => load())),
     body);
   const timer = setInterval(() => load().catch(showError), POLL_MS);
 

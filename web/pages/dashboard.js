@@ -1,7 +1,7 @@
 // The dashboard: is the cluster healthy, who leads, how many workers, how runs are going.
 
 import { api } from '../api.js';
-import { button, card, fill, h, pageHeader, showError, table } from '../dom.js';
+import { actionButton, card, fill, h, pageHeader, showError, table } from '../dom.js';
 import { percent, time } from '../format.js';
 import { t } from '../i18n.js';
 import { runColumns } from './executions.js';
@@ -41,7 +41,7 @@ function perMinuteChart(perMinute) {
 export function dashboardPage() {
   const body = h('div', {});
   const el = h('section', { 'data-test': 'page-dashboard' },
-    pageHeader(t('nav.dashboard'), button(t('action.refresh'), () => load())),
+    pageHeader(t('nav.dashboard'), actionButton(t('action.refresh'), () => load())),
     body);
 
   async function load() {

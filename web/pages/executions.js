@@ -3,7 +3,7 @@
 
 import { api, seg } from '../api.js';
 import {
-  button, facts, field, fill, filters, h, link, options, pageHeader, pager, showError, table,
+  actionButton, facts, field, fill, filters, h, link, options, pageHeader, pager, showError, table,
 } from '../dom.js';
 import { duration, execStatus, time } from '../format.js';
 import { t } from '../i18n.js';
@@ -52,7 +52,7 @@ export function executionsPage(route) {
     { name: 'to', label: t('exec.to'), type: 'datetime-local', value: params.to },
   ];
   const el = h('section', { 'data-test': 'page-executions' },
-    pageHeader(t('nav.executions'), button(t('action.refresh'), () => load())),
+    pageHeader(t('nav.executions'), actionButton(t('action.refresh'), () => load())),
     groupNames(),
     filters(filterFields, (v) => {
       params = { ...v, page: 1 };
@@ -86,7 +86,7 @@ export function executionPage(route) {
   const body = h('div', {});
   const output = h('pre', { class: 'output', 'data-test': 'output' });
   const el = h('section', { 'data-test': 'page-execution' },
-    pageHeader(t('exec.id'), follow, button(t('action.refresh'), () => load())),
+    pageHeader(t('exec.id'), follow, actionButton(t('action.refresh'), () => load())),
     body,
     h('h2', {}, t('exec.output')),
     output);

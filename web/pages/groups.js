@@ -1,7 +1,7 @@
 // Groups (集群配置): the groups jobs and workers belong to, and a form to add one.
 
 import { api, seg } from '../api.js';
-import { button, fill, form, h, link, notify, pageHeader, table } from '../dom.js';
+import { actionButton, fill, form, h, link, notify, pageHeader, table } from '../dom.js';
 import { t } from '../i18n.js';
 
 export function groupsPage() {
@@ -21,7 +21,7 @@ export function groupsPage() {
     },
   });
   const el = h('section', { 'data-test': 'page-groups' },
-    pageHeader(t('nav.groups'), button(t('action.refresh'), () => load())),
+    pageHeader(t('nav.groups'), actionButton(t('action.refresh'), () => load())),
     h('h2', {}, t('group.new')),
     add,
     list);

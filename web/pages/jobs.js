@@ -2,7 +2,7 @@
 
 import { api, seg } from '../api.js';
 import {
-  actionButton, button, card, confirmAction, facts, fill, filters, h, link, notify, options, pageHeader, pager,
+  actionButton, card, confirmAction, facts, fill, filters, h, link, notify, options, pageHeader, pager,
   showError, table,
 } from '../dom.js';
 import { duration, jobStatus, label, percent, time } from '../format.js';
@@ -13,15 +13,11 @@ import { GROUPS_LIST, groupNames, keepInHash } from './shared.js';
 /** Run now, pause or resume, edit, delete; `changed()` after a change, `deleted()` after a delete. */
 function jobActions(job, changed, deleted) {
   const path = `/jobs/${seg(job.id)}`;
-  const toggle = job.status === 1
-    ? actionButton(t('action.pause'), async () => {
-        await api.post(`${path}/pause`);
-        await changed();
-      }, { 'data-test': 'pause' })
-    : actionButton(t('action.resume'), async () => {
-        await api.post(`${path}/resume`);
-        await changed();
-      }, { 'data-test': 'resume' });
+  const verb = job.status === 1 ? 'pause' : 'resume';
+  const toggle = actionButton(t(`action.${verb}`), async () => {
+    await api.post(`${path}/${verb}`);
+    await changed();
+  }, { 'data-test': verb });
   return h('div', { class: 'row-actions' },
     actionButton(t('action.run'), async () => {
       if (!(await confirmAction(t('job.confirmRun', { name: job.name })))) return;
@@ -44,7 +40,7 @@ export function jobsPage(route) {
   const el = h('section', { 'data-test': 'page-jobs' },
     pageHeader(t('nav.jobs'),
       link('#/job-form', t('job.new')),
-      button(t('action.refresh'), () => load())),
+      actionButton(t('action.refresh'), () => load())),
     groupNames(),
     filters([
       { name: 'q', label: t('action.search'), type: 'search', value: params.q, placeholder: t('job.search') },

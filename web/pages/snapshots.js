@@ -3,8 +3,8 @@
 
 import { api, seg } from '../api.js';
 import {
-  actionButton, badge, button, confirmAction, fill, filters, h, link, notify, pageHeader, showDetails, showError,
-  table,
+  actionButton, badge, button, confirmAction, fill, filters, h, link, notify, pageHeader, showDetails,
+  showError, table,
 } from '../dom.js';
 import { time } from '../format.js';
 import { t } from '../i18n.js';
@@ -14,7 +14,7 @@ export function snapshotsPage(route) {
   let params = { ...route.params };
   const body = h('div', {});
   const el = h('section', { 'data-test': 'page-snapshots' },
-    pageHeader(t('nav.snapshots'), button(t('action.refresh'), () => load())),
+    pageHeader(t('nav.snapshots'), actionButton(t('action.refresh'), () => load())),
     h('p', { class: 'hint' }, t('snap.help')),
     groupNames(),
     filters([

@@ -1,7 +1,7 @@
 // Workers (任务节点): the processes connected to run jobs, and what each is running.
 
 import { api, seg } from '../api.js';
-import { badge, button, fill, filters, h, link, pageHeader, showError, table } from '../dom.js';
+import { actionButton, badge, fill, filters, h, link, pageHeader, showError, table } from '../dom.js';
 import { time } from '../format.js';
 import { t } from '../i18n.js';
 import { GROUPS_LIST, groupNames, keepInHash } from './shared.js';
@@ -23,7 +23,7 @@ export function workersPage(route) {
   let params = { ...route.params };
   const body = h('div', {});
   const el = h('section', { 'data-test': 'page-workers' },
-    pageHeader(t('nav.workers'), button(t('action.refresh'), () => load())),
+    pageHeader(t('nav.workers'), actionButton(t('action.refresh'), () => load())),
     groupNames(),
     filters([{ name: 'group', label: t('worker.group'), type: 'search', value: params.group, list: GROUPS_LIST }],
       (v) => {
