@@ -344,6 +344,22 @@ async fn runs_workers_snapshots_and_the_cluster_are_visible() {
         "not found",
     );
 
+    // More manual runs in a moment than one second's numbers: each its own run, none lost.
+    let mut asked = std::collections::BTreeSet::new();
+    for _ in 0..12 {
+        let (status, queued) = api.post(&format!("/api/v1/jobs/{id}/run"), json!({})).await;
+        assert_eq!(status, StatusCode::ACCEPTED, "{queued}");
+        asked.insert(queued["snapshotId"].as_str().expect("an id").to_string());
+    }
+    assert_eq!(asked.len(), 12, "two manual runs shared an id: {asked:?}");
+    for sid in &asked {
+        eventually("every manual run succeeds", || async {
+            let (status, r) = api.get(&format!("/api/v1/executions/{sid}")).await;
+            status == StatusCode::OK && r["status"] == json!(2)
+        })
+        .await;
+    }
+
     let runs = api.ok(&format!("/api/v1/jobs/{id}/runs?pageSize=2")).await;
     assert!(runs["total"].as_i64().expect("a total") >= 1, "{runs}");
     assert!(runs["items"].as_array().expect("items").len() <= 2);

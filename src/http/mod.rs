@@ -10,6 +10,7 @@ pub mod api;
 pub mod error;
 pub mod events;
 mod health;
+mod legacy;
 pub mod metrics;
 mod ui;
 
@@ -47,6 +48,7 @@ impl AppState {
 pub fn router(state: AppState) -> axum::Router {
     axum::Router::new()
         .merge(api::router())
+        .merge(legacy::router())
         .merge(health::router())
         .merge(metrics::router())
         .merge(ui::router())

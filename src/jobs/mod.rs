@@ -12,7 +12,7 @@
 pub mod grpc;
 pub mod snapshots;
 
-use chrono::{DateTime, Local, Utc};
+use chrono::{DateTime, Local, SubsecRound, Utc};
 use chrono_tz::Tz;
 
 use crate::cron::{self, Schedule, Syntax};
@@ -252,7 +252,11 @@ impl Jobs {
         let key = keys::job_conf(id);
         let txn = TxnRequest {
             compare: vec![exists(&key)],
-            success: vec![delete(key), delete(keys::plan(id))],
+            success: vec![
+                delete(key),
+                delete(keys::plan(id)),
+                delete(keys::manual(id)),
+            ],
             failure: vec![],
         };
         if !self.kv.txn(txn).await?.succeeded {
@@ -264,11 +268,10 @@ impl Jobs {
     /// Queues one run now, whatever the job's status (as the original's manual execute).
     pub async fn run_now(&self, id: &str) -> Result<String, JobError> {
         let (conf, _) = self.read(id).await?;
-        let now = Utc::now();
-        for nth in 1..=ids::MAX_MANUAL {
-            let sid = SnapshotId::manual(&now, nth, id)
-                .map_err(|e| JobError::Invalid(e.to_string()))?
-                .to_string();
+        let latest = keys::manual(id);
+        for _ in 0..ID_DRAWS {
+            let (sid, rev) = self.next_manual(id, &latest).await?;
+            let now = Utc::now();
             let mut snap = JobSnapshot::from_conf(
                 &conf,
                 sid.clone(),
@@ -279,8 +282,8 @@ impl Jobs {
             snap.deadline = Some((now + conf.starting_window()).fixed_offset());
             let key = keys::pending(&conf.group, &sid);
             let txn = TxnRequest {
-                compare: vec![mod_revision_is(&key, 0)],
-                success: vec![put(key, snap.to_json())],
+                compare: vec![mod_revision_is(&latest, rev), mod_revision_is(&key, 0)],
+                success: vec![put(key, snap.to_json()), put(&latest, &sid)],
                 failure: vec![],
             };
             if self.kv.txn(txn).await?.succeeded {
@@ -288,9 +291,28 @@ impl Jobs {
             }
         }
         Err(JobError::Invalid(format!(
-            "job {id} was already run {} times this second",
-            ids::MAX_MANUAL
+            "job {id}: too many manual runs asked for at once; try again"
         )))
+    }
+
+    /// The id after the job's latest manual run (and the revision it was read at): the next
+    /// number in the same second, or the first of a later one. It never goes back, so a clock
+    /// behind another node's cannot reuse an id.
+    async fn next_manual(&self, id: &str, latest: &str) -> Result<(String, i64), JobError> {
+        let stored = self.get_raw(latest).await?;
+        let rev = stored.as_ref().map_or(0, |kv| kv.mod_revision);
+        let last =
+            stored.and_then(|kv| String::from_utf8(kv.value).ok()?.parse::<SnapshotId>().ok());
+        let now = Utc::now().trunc_subsecs(0);
+        let (second, nth) = match last.map(|l| (l.scheduled(), l.manual_run().unwrap_or(0))) {
+            Some((at, n)) if at >= now && n < ids::MAX_MANUAL => (at, n + 1),
+            Some((at, _)) if at >= now => (at + chrono::Duration::seconds(1), 1),
+            _ => (now, 1),
+        };
+        let sid = SnapshotId::manual(&second, nth, id)
+            .map_err(|e| JobError::Invalid(e.to_string()))?
+            .to_string();
+        Ok((sid, rev))
     }
 
     /// The next `count` fire times after now, in the job's zone.

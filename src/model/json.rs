@@ -58,15 +58,23 @@ pub trait WireJson: Serialize + DeserializeOwned {
 
     /// Encodes the value as Go's `json.Marshal` would (see the module documentation).
     fn to_json(&self) -> String {
-        let mut out = Vec::with_capacity(256);
-        let mut ser = serde_json::Serializer::with_formatter(&mut out, GoFormatter);
         // Cannot fail: these types hold only strings, integers, unit enums, chrono times and
         // string-keyed maps, and the writer is a Vec.
-        self.serialize(&mut ser)
-            .expect("the model's types always serialize");
+        let out = encode(self).expect("the model's types always serialize");
         // Cannot fail: serde_json writes UTF-8 and the formatter only adds ASCII.
         String::from_utf8(out).expect("serde_json writes UTF-8")
     }
+}
+
+/// Encodes any value as Go's `json.Marshal` would (see the module documentation), for
+/// answers that wrap the model's values, such as the original HTTP API's envelope.
+pub fn encode<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>, serde_json::Error> {
+    let mut out = Vec::with_capacity(256);
+    value.serialize(&mut serde_json::Serializer::with_formatter(
+        &mut out,
+        GoFormatter,
+    ))?;
+    Ok(out)
 }
 
 /// Renames the members whose name matches a field name case-insensitively to that name, and

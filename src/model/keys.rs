@@ -8,6 +8,7 @@
 //! | `/forest/server/group/<group>` | [`GroupConf`](super::GroupConf) JSON |
 //! | `/forest/server/conf/<jobId>` | [`JobConf`](super::JobConf) JSON |
 //! | `/forest/server/plan/<jobId>` | the job's firing cursor (new in Forest) |
+//! | `/forest/server/manual/<jobId>` | the id of the job's latest manual run (new) |
 //! | `/forest/client/<group>/clients/<worker>` | worker name, lease |
 //! | `/forest/client/snapshot/<group>/<worker>/<id>` | [`JobSnapshot`](super::JobSnapshot) JSON |
 //! | `/forest/client/execute/snapshot/<group>/<worker>/<id>` | [`JobExecuteSnapshot`](super::JobExecuteSnapshot) JSON |
@@ -44,6 +45,10 @@ pub const GROUP_PREFIX: &str = "/forest/server/group/";
 pub const CONF_PREFIX: &str = "/forest/server/conf/";
 /// Firing cursors, new in Forest: `/forest/server/plan/<jobId>`, written with each dispatch.
 pub const PLAN_PREFIX: &str = "/forest/server/plan/";
+/// The latest manual run of each job: `/forest/server/manual/<jobId>` = its snapshot id. The
+/// next manual run takes the id after it, so two runs asked for in one second never share an
+/// id, even when the first has already left the queue.
+pub const MANUAL_PREFIX: &str = "/forest/server/manual/";
 /// Everything clients (workers) read or write lives under this.
 /// Ticks that found no worker online, waiting (until their starting deadline) for one:
 /// `/forest/server/pending/<group>/<snapshotId>` = JobSnapshot JSON.
@@ -87,6 +92,10 @@ pub fn job_conf(job_id: &str) -> String {
 
 pub fn plan(job_id: &str) -> String {
     format!("{PLAN_PREFIX}{job_id}")
+}
+
+pub fn manual(job_id: &str) -> String {
+    format!("{MANUAL_PREFIX}{job_id}")
 }
 
 /// `/forest/client/<group>/clients/`: the group's worker registry.
