@@ -8,6 +8,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     for f in files {
         println!("cargo:rerun-if-changed={f}");
     }
+    // The UI's files are embedded (src/http/ui.rs); a file added to web/ must rebuild too.
+    println!("cargo:rerun-if-changed=web");
     let fds = protox::compile(files, ["proto"])?;
     tonic_prost_build::configure()
         .extern_path(".forest.kv.v1", "::forest_storage::pb")

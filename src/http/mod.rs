@@ -12,6 +12,7 @@ pub mod events;
 mod health;
 mod legacy;
 pub mod metrics;
+mod ui;
 
 use axum::extract::DefaultBodyLimit;
 use forest_storage::history::History;
@@ -50,6 +51,7 @@ pub fn router(state: AppState) -> axum::Router {
         .merge(legacy::router())
         .merge(health::router())
         .merge(metrics::router())
+        .merge(ui::router())
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state)
 }
