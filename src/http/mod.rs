@@ -52,6 +52,19 @@ pub fn router(state: AppState) -> axum::Router {
         .merge(health::router())
         .merge(metrics::router())
         .merge(ui::router())
+        .fallback(no_route)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state)
+}
+
+/// An unknown path: the API's error shape under `/api/`, elsewhere the original's
+/// `{"message":"Not Found"}` (what its Echo server said, and what duck expects).
+async fn no_route(method: axum::http::Method, uri: axum::http::Uri) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    if uri.path().starts_with(api::BASE) {
+        let msg = format!("no route {method} {}", uri.path());
+        return error::ApiError::new(axum::http::StatusCode::NOT_FOUND, "no_route", msg)
+            .into_response();
+    }
+    legacy::not_found()
 }
