@@ -268,14 +268,26 @@ fn a_listener_off_loopback_without_authentication_refuses_to_start() {
         err.contains("--http-addr") && err.contains("--auth"),
         "{err}"
     );
+    // Tokens alone do not guard Raft between several nodes: that needs the cluster secret.
+    let me = format!("127.0.0.1:{}", common::free_port());
+    let peers = format!(
+        "1={me},2=127.0.0.1:{},3=127.0.0.1:{}",
+        common::free_port(),
+        common::free_port()
+    );
     let grpc = std::process::Command::new(BIN)
         .args(["serve", "--auth", "--data-dir"])
         .arg(dir.path())
+        .args(["--peers", &peers, "--advertise-addr", &me])
         .args(["--grpc-addr", &format!("0.0.0.0:{}", common::free_port())])
         .output()
         .expect("forest runs");
     assert!(!grpc.status.success());
-    assert!(String::from_utf8_lossy(&grpc.stderr).contains("--grpc-addr"));
+    let err = String::from_utf8_lossy(&grpc.stderr);
+    assert!(
+        err.contains("--grpc-addr") && err.contains("--cluster-secret-file"),
+        "{err}"
+    );
 }
 
 #[tokio::test]
@@ -286,4 +298,114 @@ async fn an_insecure_node_says_so_when_probed() {
         (status, ready["insecure"].clone()),
         (StatusCode::OK, json!(true))
     );
+}
+
+#[tokio::test]
+async fn only_peers_with_the_cluster_secret_reach_raft() {
+    let secrets = tempfile::tempdir().expect("a temp dir");
+    let secret = secrets.path().join("cluster.secret");
+    std::fs::write(&secret, "a-long-shared-cluster-secret-0123\n").expect("the secret file");
+    let secret = secret.display().to_string();
+    // Three nodes that prove membership to one another elect a leader and replicate.
+    let mut cluster = Cluster::start(3, &["--cluster-secret-file", &secret]).await;
+    let leader = cluster.wait_for_leader(&[1, 2, 3]).await;
+    let follower = (1..=3).find(|id| *id != leader).expect("a follower");
+    let api = Api::new(&cluster.node(follower).http.clone());
+    let (status, body) = api
+        .post("/api/v1/groups", json!({"name": "g", "remark": ""}))
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::CREATED,
+        "a write forwarded to the leader: {body}"
+    );
+
+    // A stranger without the secret is refused before anything is decoded.
+    let channel = common::channel(&cluster.endpoint(leader))
+        .await
+        .expect("a channel");
+    let mut raft = forest::pb::raft::raft_client::RaftClient::new(channel);
+    for rpc in ["call", "vote"] {
+        let payload = forest::pb::raft::Payload {
+            data: vec![1, 2, 3],
+        };
+        let refused = match rpc {
+            "call" => raft.call(payload).await,
+            _ => raft.vote(payload).await,
+        }
+        .expect_err("a stranger is refused");
+        assert_eq!(
+            refused.code(),
+            tonic::Code::Unauthenticated,
+            "{rpc}: {refused:?}"
+        );
+    }
+    let log = cluster.node(1).log_text();
+    assert!(
+        !log.contains("a-long-shared-cluster-secret"),
+        "the secret is in a log"
+    );
+}
+
+#[tokio::test]
+async fn a_worker_token_serves_only_its_groups() {
+    let mut cluster = Cluster::start(1, &["--auth"]).await;
+    let http = cluster.node(1).http.clone();
+    let admin = Api::with_token(&http, &admin_token(&mut cluster).await);
+    for g in ["a", "b"] {
+        admin
+            .post("/api/v1/groups", json!({"name": g, "remark": ""}))
+            .await;
+    }
+    let worker_token = make_token(&admin, "worker", &["a"]).await;
+    let file = cluster.dir.path().join("worker.token");
+    std::fs::write(&file, &worker_token).expect("the token file");
+    // A worker token reaches no API.
+    let as_api = Api::with_token(&http, &worker_token);
+    assert_eq!(as_api.get("/api/v1/jobs").await.0, StatusCode::FORBIDDEN);
+
+    let endpoint = cluster.endpoint(1);
+    let start = |group: &str, name: &str, token: Option<&std::path::Path>| {
+        let mut args: Vec<String> = [
+            "worker",
+            "--endpoints",
+            &endpoint,
+            "--group",
+            group,
+            "--name",
+            name,
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        if let Some(t) = token {
+            args.extend(["--token-file".to_string(), t.display().to_string()]);
+        }
+        let mut p = common::Proc::new(args, cluster.dir.path().join(format!("{name}.log")));
+        p.start();
+        p
+    };
+    let in_a = start("a", "wa", Some(&file));
+    let in_b = start("b", "wb", Some(&file));
+    let anonymous = start("a", "anon", None);
+    eventually("the worker with a token for a is online in a", || async {
+        admin.ok("/api/v1/workers?group=a").await["items"]
+            .as_array()
+            .is_some_and(|w| w.iter().any(|w| w["name"] == json!("wa")))
+    })
+    .await;
+    eventually("the others say why they are refused", || async {
+        in_b.log_text().contains("may not serve group")
+            && anonymous.log_text().contains("authentication required")
+    })
+    .await;
+    let workers = admin.ok("/api/v1/workers").await;
+    let names: Vec<&str> = workers["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .filter_map(|w| w["name"].as_str())
+        .collect();
+    assert_eq!(names, ["wa"], "{workers}");
+    drop(in_a);
 }

@@ -13,7 +13,10 @@
 //! (or with `--insecure`): every request then acts as the local administrator.
 
 pub mod bootstrap;
+pub mod grpc;
 pub mod tokens;
+
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -79,6 +82,39 @@ impl Principal {
     /// Whether it is limited to some groups (lists are then filtered).
     pub fn is_scoped(&self) -> bool {
         !self.groups.is_empty()
+    }
+}
+
+/// A secret that prints as `***`, so no `{:?}` of a config ever logs it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(Arc<str>);
+
+impl Secret {
+    pub fn new(s: &str) -> Self {
+        Secret(Arc::from(s))
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// Reads a secret from a file (its first line), refusing an empty one.
+    pub fn from_file(path: &std::path::Path) -> std::io::Result<Self> {
+        let text = std::fs::read_to_string(path)?;
+        let line = text.lines().next().unwrap_or("").trim();
+        if line.len() < 16 {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                "the secret must be at least 16 characters",
+            ));
+        }
+        Ok(Secret::new(line))
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("***")
     }
 }
 

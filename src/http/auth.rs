@@ -24,7 +24,7 @@ pub const AUTH_FAILURES: &str = "forest_auth_failures_total";
 
 /// How long a failed authentication waits before it is answered: a guesser gets a few tries a
 /// second per connection, a person with a typo does not notice.
-const FAILURE_DELAY: Duration = Duration::from_millis(300);
+pub const FAILURE_DELAY: Duration = Duration::from_millis(300);
 
 /// How the node authenticates HTTP callers.
 #[derive(Clone, Default)]

@@ -84,6 +84,11 @@ pub struct ServeOptions {
     /// `fst_<id>_<secret>`, as `forest ctl token create` prints), instead of a generated one.
     #[arg(long, env = "FOREST_ADMIN_TOKEN_FILE")]
     pub admin_token_file: Option<PathBuf>,
+    /// A file holding the cluster secret (at least 16 characters, the same on every node):
+    /// Raft and forwarded writes are accepted only from callers that send it, so a stranger
+    /// cannot vote, append or join.
+    #[arg(long, env = "FOREST_CLUSTER_SECRET_FILE")]
+    pub cluster_secret_file: Option<PathBuf>,
     /// With --auth: the original forest's POST routes answer callers on this machine
     /// (loopback) without a token, for the old duck UI, which cannot send one.
     #[arg(long)]
@@ -122,6 +127,15 @@ impl ServeOptions {
             heartbeat_ms: self.heartbeat_ms,
             election_timeout_ms: self.election_timeout_ms,
             snapshot_logs: self.snapshot_logs.max(10),
+            secret: self
+                .cluster_secret_file
+                .as_deref()
+                .map(|path| {
+                    crate::auth::Secret::from_file(path).with_context(|| {
+                        format!("cannot read --cluster-secret-file {}", path.display())
+                    })
+                })
+                .transpose()?,
         })
     }
 
@@ -140,22 +154,30 @@ impl ServeOptions {
     }
 
     /// A listener on a non-loopback address needs authentication for what it serves: the HTTP
-    /// API takes tokens with --auth; the gRPC listener (Raft peers, the KV API, workers) has no
-    /// authentication yet, so it needs --insecure. --insecure lets anything through, loudly.
+    /// API takes tokens (--auth); the gRPC listener serves clients and workers (tokens, --auth)
+    /// and, in a cluster of several nodes, its peers (--cluster-secret-file). --insecure lets
+    /// anything through, loudly.
     fn check_binds(&self) -> anyhow::Result<()> {
-        for (flag, addr, authenticated) in [
-            ("--grpc-addr", self.grpc_addr, false),
-            ("--http-addr", self.http_addr, self.auth),
+        let several = self.peers.contains(',');
+        let grpc_ok = self.auth && (self.cluster_secret_file.is_some() || !several);
+        for (flag, addr, authenticated, fix) in [
+            (
+                "--grpc-addr",
+                self.grpc_addr,
+                grpc_ok,
+                "pass --auth and, with peers, --cluster-secret-file, ",
+            ),
+            (
+                "--http-addr",
+                self.http_addr,
+                self.auth,
+                "pass --auth (API tokens), ",
+            ),
         ] {
             if addr.ip().is_loopback() || authenticated {
                 continue;
             }
             if !self.insecure {
-                let fix = if flag == "--http-addr" {
-                    "pass --auth (API tokens), "
-                } else {
-                    ""
-                };
                 bail!(
                     "{flag} {addr} is not a loopback address and nothing authenticates its callers; \
                      listen on 127.0.0.1, {fix}or pass --insecure to accept anyone who can reach it"
@@ -204,6 +226,12 @@ pub async fn serve(opts: ServeOptions) -> anyhow::Result<()> {
         .add_service(crate::pb::forest::history_server::HistoryServer::new(
             crate::history::grpc::HistoryService::new(history.clone()),
         ));
+    let grpc_auth = crate::auth::grpc::GrpcAuthLayer(crate::auth::grpc::GrpcAuth {
+        tokens: opts
+            .auth
+            .then(|| crate::auth::tokens::Tokens::new(kv.clone())),
+        peer_secret: cfg.secret.clone(),
+    });
     let grpc_server = tokio::spawn({
         let shutdown = shutdown.clone();
         async move {
@@ -212,6 +240,7 @@ pub async fn serve(opts: ServeOptions) -> anyhow::Result<()> {
             let incoming =
                 tonic::transport::server::TcpIncoming::from(grpc).with_nodelay(Some(true));
             tonic::transport::Server::builder()
+                .layer(grpc_auth)
                 .add_routes(routes)
                 .serve_with_incoming_shutdown(incoming, shutdown.wait())
                 .await

@@ -39,6 +39,10 @@ pub struct WorkerOptions {
     /// A label, KEY=VALUE; may be repeated.
     #[arg(long = "label", value_name = "KEY=VALUE", value_parser = parse_label)]
     pub labels: Vec<(String, String)>,
+    /// A file holding the worker token (role worker, scoped to the group), for a cluster that
+    /// runs with --auth; or the token itself in FOREST_TOKEN.
+    #[arg(long, env = "FOREST_TOKEN_FILE")]
+    pub token_file: Option<std::path::PathBuf>,
     /// On SIGTERM or ctrl-c, how long runs under way may go on before they are cancelled.
     #[arg(long, default_value_t = 30_000)]
     pub drain_timeout_ms: u64,
@@ -56,6 +60,18 @@ pub async fn run(opts: WorkerOptions) -> anyhow::Result<()> {
         .target(http::TARGET, http::Http::new()?);
     if let Some(name) = opts.name {
         builder = builder.name(name);
+    }
+    let token = match &opts.token_file {
+        Some(path) => Some(
+            std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read --token-file {}", path.display()))?
+                .trim()
+                .to_string(),
+        ),
+        None => std::env::var("FOREST_TOKEN").ok(),
+    };
+    if let Some(token) = token {
+        builder = builder.token(token);
     }
     for (key, value) in opts.labels {
         builder = builder.label(key, value);

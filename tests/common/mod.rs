@@ -267,18 +267,24 @@ impl Cluster {
     pub async fn wait_for_leader(&self, among: &[u64]) -> u64 {
         let deadline = Instant::now() + PATIENCE;
         loop {
-            let mut leaders = Vec::new();
+            // /healthz is open whatever the node's authentication: each node's own view.
+            let mut views = Vec::new();
             for id in among {
-                match member(&self.endpoint(*id)).await {
-                    Some(m) if m.role == "leader" => leaders.push(m.id),
-                    Some(_) => {}
-                    None => leaders.push(0),
-                }
+                views.push(healthz(&self.nodes[*id as usize - 1].http).await);
             }
-            if leaders.len() == 1 && leaders[0] != 0 {
-                let leader = leaders[0];
-                // Every asked node must agree (a follower's view is in Status).
-                if self.agree_on_leader(among, leader).await {
+            let leaders: Vec<u64> = among
+                .iter()
+                .zip(&views)
+                .filter(|(_, v)| v.as_ref().is_some_and(|v| v["state"] == "Leader"))
+                .map(|(id, _)| *id)
+                .collect();
+            if let [leader] = leaders[..] {
+                // Every asked node must agree on it.
+                let agreed = views.iter().all(|v| {
+                    v.as_ref()
+                        .is_some_and(|v| v["leader"].as_u64() == Some(leader))
+                });
+                if agreed {
                     return leader;
                 }
             }
@@ -289,19 +295,17 @@ impl Cluster {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
+}
 
-    async fn agree_on_leader(&self, among: &[u64], leader: u64) -> bool {
-        for id in among {
-            let Ok(mut c) = cluster_client(&self.endpoint(*id)).await else {
-                return false;
-            };
-            match c.status(StatusRequest {}).await {
-                Ok(s) if s.get_ref().leader_id == leader => {}
-                _ => return false,
-            }
-        }
-        true
-    }
+/// A node's `/healthz`: its id, state, known leader and term; `None` if it does not answer.
+pub async fn healthz(http: &str) -> Option<serde_json::Value> {
+    let text = reqwest::get(format!("http://{http}/healthz"))
+        .await
+        .ok()?
+        .text()
+        .await
+        .ok()?;
+    serde_json::from_str(&text).ok()
 }
 
 pub async fn channel(endpoint: &str) -> Result<Channel, tonic::transport::Error> {
