@@ -136,9 +136,21 @@ impl std::ops::DerefMut for Node {
     }
 }
 
-/// A running `forest worker --group <group> --name <name>` on `endpoints` (comma-separated),
-/// logging into `dir`.
+/// A running `forest worker --group <group> --name <name> --allow-shell` on `endpoints`
+/// (comma-separated), logging into `dir`: the worker the tests' shell jobs need.
 pub fn worker_process(dir: &std::path::Path, endpoints: &str, group: &str, name: &str) -> Proc {
+    worker_process_with(dir, endpoints, group, name, &["--allow-shell"])
+}
+
+/// [`worker_process`] with these `flags` instead of `--allow-shell` (none: a worker that runs
+/// nothing).
+pub fn worker_process_with(
+    dir: &std::path::Path,
+    endpoints: &str,
+    group: &str,
+    name: &str,
+    flags: &[&str],
+) -> Proc {
     let args = [
         "worker",
         "--endpoints",
@@ -151,7 +163,7 @@ pub fn worker_process(dir: &std::path::Path, endpoints: &str, group: &str, name:
         "1000",
     ];
     let mut p = Proc::new(
-        args.iter().map(|s| s.to_string()).collect(),
+        args.iter().chain(flags).map(|s| s.to_string()).collect(),
         dir.join(format!("worker-{name}.log")),
     );
     p.start();
