@@ -78,6 +78,10 @@ async function reload() {
 
 function show() {
   if (current && current.stop) current.stop();
+  // Events batched for the page left behind would load the new one a second time, wiping
+  // whatever was typed into it meanwhile.
+  clearTimeout(eventTimer);
+  eventTimer = null;
   clearError();
   document.body.classList.remove('nav-open');
   const route = parse(location.hash);
