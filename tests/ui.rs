@@ -13,6 +13,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::*;
+use fantoccini::elements::Element;
+use fantoccini::error::CmdError;
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{json, Value};
 
@@ -117,34 +119,55 @@ impl Browser {
     }
 
     /// Waits for an element matching `css`.
-    async fn find(&self, css: &str) -> fantoccini::elements::Element {
-        self.until(
-            &format!("an element {css}"),
-            &format!("return document.querySelector({css:?}) !== null"),
-        )
-        .await;
-        self.client
-            .find(Locator::Css(css))
-            .await
-            .expect("the element is there")
+    async fn find(&self, css: &str) -> Element {
+        let deadline = Instant::now() + DEADLINE;
+        loop {
+            self.until(
+                &format!("an element {css}"),
+                &format!("return document.querySelector({css:?}) !== null"),
+            )
+            .await;
+            match self.client.find(Locator::Css(css)).await {
+                Ok(el) => return el,
+                // Redrawn between the two looks.
+                Err(e) if e.is_no_such_element() && Instant::now() < deadline => {}
+                Err(e) => panic!("the element {css}: {e}"),
+            }
+        }
+    }
+
+    /// Does `act` to the element `css`, again if it was redrawn meanwhile: a live page is drawn
+    /// anew on events and when its event stream opens.
+    async fn on<F, Fut>(&self, css: &str, act: F)
+    where
+        F: Fn(Element) -> Fut,
+        Fut: std::future::Future<Output = Result<(), CmdError>>,
+    {
+        let deadline = Instant::now() + DEADLINE;
+        loop {
+            match act(self.find(css).await).await {
+                Ok(()) => return,
+                Err(e) if e.is_stale_element_reference() && Instant::now() < deadline => {}
+                Err(e) => panic!("the element {css}: {e}"),
+            }
+        }
     }
 
     async fn click(&self, css: &str) {
-        self.find(css).await.click().await.expect("click");
+        self.on(css, |el| async move { el.click().await }).await;
     }
 
     async fn type_into(&self, css: &str, text: &str) {
-        let el = self.find(css).await;
-        el.clear().await.expect("clear");
-        el.send_keys(text).await.expect("type");
+        self.on(css, |el| async move {
+            el.clear().await?;
+            el.send_keys(text).await
+        })
+        .await;
     }
 
     async fn select(&self, css: &str, value: &str) {
-        self.find(css)
-            .await
-            .select_by_value(value)
-            .await
-            .expect("select");
+        self.on(css, |el| async move { el.select_by_value(value).await })
+            .await;
     }
 
     /// The visible text of `css`, or "" if there is none.
