@@ -6,21 +6,19 @@
 mod common;
 
 use common::http::Api;
-use common::{cli, ctl_json, eventually, Cluster, BIN};
+use common::{cli, ctl_json, Cluster, BIN};
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
-/// The administrator token the node wrote into its data directory on first start.
+/// The administrator token the node wrote into its data directory on first start, which only
+/// its owner may read.
 async fn admin_token(cluster: &mut Cluster) -> String {
-    let path = cluster.node(1).data_dir.join("admin.token");
-    eventually("the node writes its administrator token", || async {
-        std::fs::read_to_string(&path).is_ok_and(|t| t.starts_with("fst_"))
-    })
-    .await;
+    let node = cluster.node(1);
+    let token = node.admin_token().await;
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(&path)
+        let mode = std::fs::metadata(node.admin_token_file())
             .expect("the file")
             .permissions()
             .mode();
@@ -30,10 +28,7 @@ async fn admin_token(cluster: &mut Cluster) -> String {
             "only its owner may read the token file"
         );
     }
-    std::fs::read_to_string(&path)
-        .expect("the token")
-        .trim()
-        .to_string()
+    token
 }
 
 async fn make_token(admin: &Api, role: &str, groups: &[&str]) -> String {

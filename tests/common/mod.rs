@@ -121,6 +121,24 @@ impl Node {
     pub fn endpoint(&self) -> String {
         self.grpc.clone()
     }
+
+    /// The file a node run with `--auth` writes its first administrator token into.
+    pub fn admin_token_file(&self) -> PathBuf {
+        self.data_dir.join("admin.token")
+    }
+
+    /// That token, once the node has written it.
+    pub async fn admin_token(&self) -> String {
+        let path = self.admin_token_file();
+        eventually("the node writes its administrator token", || async {
+            std::fs::read_to_string(&path).is_ok_and(|t| t.starts_with("fst_"))
+        })
+        .await;
+        std::fs::read_to_string(&path)
+            .expect("the token")
+            .trim()
+            .to_string()
+    }
 }
 
 impl std::ops::Deref for Node {
