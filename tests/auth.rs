@@ -6,7 +6,7 @@
 mod common;
 
 use common::http::Api;
-use common::{cli, ctl_json, Cluster, BIN};
+use common::{cli, ctl_json, eventually, Cluster, BIN};
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
