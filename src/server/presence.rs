@@ -50,7 +50,7 @@ async fn tick(
             key: keys::node(name).into_bytes(),
             value: name.as_bytes().to_vec(),
             lease: *lease,
-            prev_kv: false,
+            ..Default::default()
         })
         .await?;
     }
@@ -60,7 +60,7 @@ async fn tick(
             key: keys::ELECT_LEADER.as_bytes().to_vec(),
             value: name.as_bytes().to_vec(),
             lease: *lease,
-            prev_kv: false,
+            ..Default::default()
         })
         .await?;
         *mirrored_term = Some(m.current_term);
