@@ -59,7 +59,8 @@ impl Kv {
         &self.cluster
     }
 
-    fn header(&self, revision: i64) -> Option<pb::ResponseHeader> {
+    /// The header of an answer at `revision`: this cluster, this node, its Raft term.
+    pub fn header(&self, revision: i64) -> Option<pb::ResponseHeader> {
         Some(pb::ResponseHeader {
             revision,
             member_id: self.cluster.id(),
@@ -214,6 +215,24 @@ impl Kv {
             }
         }
         Ok(resp)
+    }
+
+    /// Every lease's id, as of a linearizable read, with the header of that read.
+    pub async fn lease_ids(&self) -> Result<(Option<pb::ResponseHeader>, Vec<i64>), KvError> {
+        self.cluster.read_barrier().await?;
+        let state = self.cluster.state();
+        let ids = state.leases().await.into_keys().collect();
+        Ok((self.header(state.applied().await.revision), ids))
+    }
+
+    /// Bytes this node's database takes on disk (the Raft log included).
+    pub fn size_on_disk(&self) -> Result<u64, KvError> {
+        Ok(self.cluster.state().size_on_disk()?)
+    }
+
+    /// The header of an answer that reads no keys: the revision this node has applied.
+    pub async fn header_now(&self) -> Option<pb::ResponseHeader> {
+        self.header(self.cluster.state().applied().await.revision)
     }
 
     /// Every change to the range from `start_revision` on (or from now), in order.

@@ -40,6 +40,14 @@ pub struct ServeOptions {
     /// HTTP listener: the REST API, the original forest routes, /metrics and the web UI.
     #[arg(long, default_value = "127.0.0.1:2856", env = "FOREST_HTTP_ADDR")]
     pub http_addr: SocketAddr,
+    /// etcd v3 API listener, for the original forest's etcd clients, etcdctl and scripts
+    /// (e.g. 127.0.0.1:2379); off unless given.
+    #[arg(long, env = "FOREST_ETCD_ADDR")]
+    pub etcd_addr: Option<SocketAddr>,
+    /// How often an idle etcd watch that asked for progress notifications gets one (etcd's
+    /// --experimental-watch-progress-notify-interval).
+    #[arg(long, default_value_t = 600_000)]
+    pub etcd_progress_notify_ms: u64,
     /// The initial members, `ID=HOST:PORT,...` (this node included). Empty: a single-node
     /// cluster.
     #[arg(long, default_value = "", env = "FOREST_PEERS")]
@@ -125,11 +133,37 @@ impl ServeOptions {
         }
     }
 
+    /// The etcd endpoint's settings, when it is on. Its URL names the advertised host when the
+    /// listener binds every address.
+    fn etcd_config(&self, advertise: &str) -> Option<crate::etcd::EtcdConfig> {
+        let addr = self.etcd_addr?;
+        let host = match advertise.rsplit_once(':') {
+            Some((host, _)) if addr.ip().is_unspecified() => host.to_string(),
+            _ => addr.ip().to_string(),
+        };
+        // An IPv6 address in a URL goes in brackets.
+        let host = if host.contains(':') && !host.starts_with('[') {
+            format!("[{host}]")
+        } else {
+            host
+        };
+        Some(crate::etcd::EtcdConfig {
+            client_url: format!("http://{host}:{}", addr.port()),
+            progress_interval: std::time::Duration::from_millis(
+                self.etcd_progress_notify_ms.max(1),
+            ),
+        })
+    }
+
     fn check_binds(&self) -> anyhow::Result<()> {
+        let etcd = self.etcd_addr.map(|a| ("--etcd-addr", a));
         for (flag, addr) in [
             ("--grpc-addr", self.grpc_addr),
             ("--http-addr", self.http_addr),
-        ] {
+        ]
+        .into_iter()
+        .chain(etcd)
+        {
             if !addr.ip().is_loopback() {
                 if !self.insecure {
                     bail!(
@@ -155,6 +189,15 @@ pub async fn serve(opts: ServeOptions) -> anyhow::Result<()> {
     let http = TcpListener::bind(opts.http_addr)
         .await
         .with_context(|| format!("cannot listen on --http-addr {}", opts.http_addr))?;
+    let etcd = match opts.etcd_addr {
+        Some(addr) => Some(
+            TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("cannot listen on --etcd-addr {addr}"))?,
+        ),
+        None => None,
+    };
+    let etcd_config = opts.etcd_config(&cfg.advertise_addr);
 
     let cluster = Cluster::start(&cfg).await?;
     let history = forest_storage::history::History::open(&opts.history_url())
@@ -191,6 +234,18 @@ pub async fn serve(opts: ServeOptions) -> anyhow::Result<()> {
                 .await
         }
     });
+    let etcd_server = etcd.zip(etcd_config.clone()).map(|(listener, config)| {
+        let routes = crate::etcd::EtcdService::new(kv.clone(), config).routes();
+        let shutdown = shutdown.clone();
+        tokio::spawn(async move {
+            let incoming =
+                tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
+            tonic::transport::Server::builder()
+                .add_routes(routes)
+                .serve_with_incoming_shutdown(incoming, shutdown.wait())
+                .await
+        })
+    });
     let http_server = tokio::spawn({
         let shutdown = shutdown.clone();
         let app = crate::http::router(crate::http::AppState::new(kv.clone(), history.clone()));
@@ -205,7 +260,7 @@ pub async fn serve(opts: ServeOptions) -> anyhow::Result<()> {
         let cfg = cfg.clone();
         async move { cluster.bootstrap(&cfg).await }
     });
-    tokio::spawn(presence::run(kv.clone()));
+    tokio::spawn(presence::run(kv.clone(), etcd_config.map(|c| c.client_url)));
     tokio::spawn(crate::scheduler::run(kv.clone()));
     crate::history::start(kv.clone(), history.clone(), opts.retention());
     tokio::spawn(log_role_changes(cluster.clone()));
@@ -214,6 +269,7 @@ pub async fn serve(opts: ServeOptions) -> anyhow::Result<()> {
         name = %cfg.name,
         grpc = %opts.grpc_addr,
         http = %opts.http_addr,
+        etcd = ?opts.etcd_addr,
         data_dir = %cfg.data_dir.display(),
         "forest node started"
     );
@@ -226,6 +282,9 @@ pub async fn serve(opts: ServeOptions) -> anyhow::Result<()> {
     if tokio::time::timeout(SHUTDOWN_GRACE, async {
         let _ = grpc_server.await;
         let _ = http_server.await;
+        if let Some(etcd) = etcd_server {
+            let _ = etcd.await;
+        }
     })
     .await
     .is_err()
