@@ -180,6 +180,7 @@ impl ServeOptions {
 
 /// Runs a node until SIGTERM / Ctrl-C.
 pub async fn serve(opts: ServeOptions) -> anyhow::Result<()> {
+    let signals = Signals::listen();
     opts.check_binds()?;
     crate::http::metrics::install();
     let cfg = opts.cluster_config()?;
@@ -274,7 +275,7 @@ pub async fn serve(opts: ServeOptions) -> anyhow::Result<()> {
         "forest node started"
     );
 
-    wait_for_signal().await;
+    signals.wait().await;
     tracing::info!("shutting down");
     let _ = stop.send(true);
     // Open streams (watches, workers) would hold a graceful stop forever: they get a grace
@@ -320,24 +321,45 @@ async fn log_role_changes(cluster: Cluster) {
     }
 }
 
-async fn wait_for_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
+/// SIGTERM and Ctrl-C, listened for from the moment this is made: a signal that comes while
+/// the node is still starting (its listeners may already answer) stops it gracefully instead
+/// of killing it outright.
+struct Signals {
     #[cfg(unix)]
-    {
-        let mut term =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(s) => s,
-                Err(e) => {
-                    tracing::warn!(error = %e, "cannot listen for SIGTERM");
-                    let _ = ctrl_c.await;
-                    return;
-                }
-            };
-        tokio::select! {
-            _ = ctrl_c => {}
-            _ = term.recv() => {}
+    streams: Vec<tokio::signal::unix::Signal>,
+}
+
+impl Signals {
+    fn listen() -> Signals {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{signal, SignalKind};
+            let streams = [SignalKind::terminate(), SignalKind::interrupt()]
+                .into_iter()
+                .filter_map(|kind| match signal(kind) {
+                    Ok(s) => Some(s),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "cannot listen for a signal");
+                        None
+                    }
+                })
+                .collect();
+            Signals { streams }
         }
+        #[cfg(not(unix))]
+        Signals {}
     }
-    #[cfg(not(unix))]
-    let _ = ctrl_c.await;
+
+    async fn wait(mut self) {
+        #[cfg(unix)]
+        {
+            if self.streams.is_empty() {
+                return std::future::pending().await;
+            }
+            let received = self.streams.iter_mut().map(|s| Box::pin(s.recv()));
+            futures::future::select_all(received).await;
+        }
+        #[cfg(not(unix))]
+        let _ = tokio::signal::ctrl_c().await;
+    }
 }
