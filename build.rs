@@ -16,6 +16,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     for f in forest.iter().chain(&etcd) {
         println!("cargo:rerun-if-changed={f}");
     }
+    // The UI's files are embedded (src/http/ui.rs); a file added to web/ must rebuild too.
+    println!("cargo:rerun-if-changed=web");
     tonic_prost_build::configure()
         .extern_path(".forest.kv.v1", "::forest_storage::pb")
         .compile_fds(protox::compile(forest, ["proto"])?)?;

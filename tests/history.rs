@@ -94,20 +94,17 @@ async fn every_tick_runs_once_and_is_in_every_nodes_history_whatever_dies() {
     }
 
     // The command line finds them from any node.
-    let other = cluster.endpoint(leader);
-    let listed = ok_json_at(
+    let other = cluster.node(leader).http.clone();
+    let listed = ctl_json(
         &other,
-        &["history", "list", "--job", &jobs[0], "--limit", "1000"],
+        &["run", "list", "--job", &jobs[0], "--limit", "1000"],
     );
     let of_job0 = reference.values().filter(|r| r.job_id == jobs[0]).count();
     assert_eq!(listed["total"], of_job0 as i64, "{listed}");
-    assert_eq!(listed["runs"].as_array().unwrap().len(), of_job0);
-    let succeeded = ok_json_at(
-        &other,
-        &["history", "list", "--job", &jobs[0], "--status", "2"],
-    );
-    let id = succeeded["runs"][0]["id"].as_str().unwrap().to_string();
-    let one = ok_json_at(&other, &["history", "get", &id]);
+    assert_eq!(listed["items"].as_array().unwrap().len(), of_job0);
+    let succeeded = ctl_json(&other, &["run", "list", "--job", &jobs[0], "--status", "2"]);
+    let id = succeeded["items"][0]["id"].as_str().unwrap().to_string();
+    let one = ctl_json(&other, &["run", "get", &id]);
     assert_eq!(one["status"], 2);
     assert!(
         one["output"]
@@ -116,15 +113,15 @@ async fn every_tick_runs_once_and_is_in_every_nodes_history_whatever_dies() {
             .contains(&format!("ran {id}")),
         "{one}"
     );
-    let stats = ok_json_at(&other, &["history", "stats", &jobs[0]]);
+    let stats = ctl_json(&other, &["run", "stats", &jobs[0]]);
     let ok_job0 = reference
         .values()
         .filter(|r| r.job_id == jobs[0] && r.status == ExecuteStatus::SUCCESS)
         .count();
     assert_eq!(stats["runs"], of_job0 as i64, "{stats}");
     assert_eq!(stats["successes"], ok_job0 as i64);
-    let failed = ok_json_at(&other, &["history", "list", "--status", "-1"]);
+    let failed = ctl_json(&other, &["run", "list", "--status", "-1"]);
     assert_eq!(failed["total"], 0);
-    let err = refused_at(&other, &["history", "get", "nope"]);
+    let err = ctl_refused(&other, &["run", "get", "nope"]);
     assert!(err.contains("not found"), "{err}");
 }

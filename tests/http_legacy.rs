@@ -220,6 +220,10 @@ async fn answers_cors_and_routing_are_echos() {
     }
     let resp = api.post("/job/nope", Some(DUCK_JSON), "{}").await;
     assert_eq!(resp.status(), StatusCode::NOT_FOUND);
+    assert_eq!(
+        resp.text().await.expect("a body"),
+        "{\"message\":\"Not Found\"}\n"
+    );
 }
 
 #[tokio::test]

@@ -6,7 +6,6 @@ use anyhow::{anyhow, Context};
 use tonic::transport::{Channel, Endpoint};
 
 use crate::kv::service::MAX_REQUEST_BYTES;
-use crate::pb::forest::jobs_client::JobsClient;
 use crate::pb::kv::{
     cluster_client::ClusterClient, kv_client::KvClient, lease_client::LeaseClient,
     watch_client::WatchClient,
@@ -18,7 +17,6 @@ pub struct Clients {
     pub lease: LeaseClient<Channel>,
     pub watch: WatchClient<Channel>,
     pub cluster: ClusterClient<Channel>,
-    pub jobs: JobsClient<Channel>,
 }
 
 pub async fn connect(endpoints: &[String]) -> anyhow::Result<Clients> {
@@ -32,8 +30,7 @@ pub async fn connect(endpoints: &[String]) -> anyhow::Result<Clients> {
                         .max_encoding_message_size(MAX_REQUEST_BYTES),
                     lease: LeaseClient::new(ch.clone()),
                     watch: WatchClient::new(ch.clone()),
-                    cluster: ClusterClient::new(ch.clone()),
-                    jobs: JobsClient::new(ch),
+                    cluster: ClusterClient::new(ch),
                 })
             }
             Err(e) => last = e,

@@ -1,12 +1,11 @@
-//! The command line: `forest serve` runs a node, `forest worker` runs jobs; the other commands
-//! are clients of a running cluster (any node, through `--endpoints`), for operators and for
-//! tests. Each prints text or, with `--output json`, one JSON document (a JSON line per event
+//! The command line: `forest serve` runs a node, `forest worker` runs jobs, `forest ctl`
+//! manages jobs and runs over the HTTP API; `kv`, `lease` and `cluster` reach the replicated
+//! KV over gRPC (any node, through `--endpoints`), for operators and for tests. Each prints text or, with `--output json`, one JSON document (a JSON line per event
 //! for `watch`), and exits non-zero with a one-line reason on failure.
 
 mod bench;
 mod client;
-mod history;
-mod jobs;
+mod ctl;
 mod kv;
 mod render;
 
@@ -44,8 +43,21 @@ pub struct ClientOptions {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Output {
+    /// For people: tables and one field per line.
+    #[value(alias = "table")]
     Text,
+    /// One JSON document.
     Json,
+}
+
+impl Output {
+    /// Prints the JSON document or the text, as asked.
+    pub fn print(self, json: &str, text: &str) {
+        match self {
+            Output::Json => println!("{json}"),
+            Output::Text => println!("{text}"),
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -75,26 +87,12 @@ pub enum Command {
         #[command(subcommand)]
         command: kv::ClusterCommand,
     },
-    /// Create and list job groups.
-    Group {
+    /// Manage jobs, groups, runs, workers and snapshots over the HTTP API.
+    Ctl {
         #[command(flatten)]
-        client: ClientOptions,
+        opts: ctl::CtlOptions,
         #[command(subcommand)]
-        command: jobs::GroupCommand,
-    },
-    /// Add, change, inspect, pause, run and delete jobs.
-    Job {
-        #[command(flatten)]
-        client: ClientOptions,
-        #[command(subcommand)]
-        command: jobs::JobCommand,
-    },
-    /// Search the execution history.
-    History {
-        #[command(flatten)]
-        client: ClientOptions,
-        #[command(subcommand)]
-        command: history::HistoryCommand,
+        command: ctl::CtlCommand,
     },
     /// Measure throughput and latency.
     Bench {
@@ -111,9 +109,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Kv { client, command } => kv::run_kv(&client, command).await,
         Command::Lease { client, command } => kv::run_lease(&client, command).await,
         Command::Cluster { client, command } => kv::run_cluster(&client, command).await,
-        Command::Group { client, command } => jobs::run_group(&client, command).await,
-        Command::Job { client, command } => jobs::run_job(&client, command).await,
-        Command::History { client, command } => history::run(&client, command).await,
+        Command::Ctl { opts, command } => ctl::run(opts, command).await,
         Command::Bench { command } => bench::run(command).await,
     }
 }

@@ -1,42 +1,7 @@
-//! How client commands print what a node answered: one JSON document with `--output json`
-//! (the server's JSON exactly as sent), else text (a table or one field per line).
+//! How client commands lay out what a node answered for people: tables and plain values
+//! (`--output json` prints the answer as sent; see [`super::Output::print`]).
 
-use std::future::Future;
-
-use anyhow::Context;
-use serde_json::{json, Value};
-use tonic::{Response, Status};
-
-use super::client::status;
-use super::Output;
-
-/// Awaits one call and prints what `render` makes of its reply, a JSON
-/// document and a text: the document with `--output json`, else the text.
-pub async fn show<T>(
-    output: Output,
-    call: impl Future<Output = Result<Response<T>, Status>>,
-    render: impl FnOnce(T) -> anyhow::Result<(String, String)>,
-) -> anyhow::Result<()> {
-    let reply = call.await.map_err(status)?.into_inner();
-    let (doc, text) = render(reply)?;
-    match output {
-        Output::Json => println!("{doc}"),
-        Output::Text => println!("{text}"),
-    }
-    Ok(())
-}
-
-/// A JSON value the server sent.
-pub fn parse(json: &str) -> anyhow::Result<Value> {
-    serde_json::from_str(json).context("the server sent a reply that is not JSON")
-}
-
-/// A list the server sent as JSON texts: the document `{"<name>": [...]}` (each item exactly
-/// as sent, so its members keep their order) and the items parsed.
-pub fn list_doc(name: &str, items: &[String]) -> anyhow::Result<(String, Vec<Value>)> {
-    let values = items.iter().map(|i| parse(i)).collect::<Result<_, _>>()?;
-    Ok((format!("{{{}:[{}]}}", json!(name), items.join(",")), values))
-}
+use serde_json::Value;
 
 /// A member as text: a string as it is, anything else as JSON.
 pub fn plain(v: &Value) -> String {

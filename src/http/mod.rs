@@ -7,11 +7,13 @@
 //! answers any request; a write goes to the leader inside [`Kv`].
 
 pub mod api;
+pub mod auth;
 pub mod error;
 pub mod events;
 mod health;
 mod legacy;
 pub mod metrics;
+mod ui;
 
 use axum::extract::DefaultBodyLimit;
 use forest_storage::history::History;
@@ -30,11 +32,13 @@ pub struct AppState {
     pub jobs: Jobs,
     pub history: History,
     pub events: events::Events,
+    pub auth: auth::HttpAuth,
 }
 
 impl AppState {
-    pub fn new(kv: Kv, history: History) -> Self {
+    pub fn new(kv: Kv, history: History, auth: auth::HttpAuth) -> Self {
         AppState {
+            auth,
             jobs: Jobs::new(kv.clone()),
             events: events::Events::start(kv.clone()),
             kv,
@@ -50,6 +54,24 @@ pub fn router(state: AppState) -> axum::Router {
         .merge(legacy::router())
         .merge(health::router())
         .merge(metrics::router())
+        .merge(ui::router())
+        .fallback(no_route)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            auth::authenticate,
+        ))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state)
+}
+
+/// An unknown path: the API's error shape under `/api/`, elsewhere the original's
+/// `{"message":"Not Found"}` (what its Echo server said, and what duck expects).
+async fn no_route(method: axum::http::Method, uri: axum::http::Uri) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    if uri.path().starts_with(api::BASE) {
+        let msg = format!("no route {method} {}", uri.path());
+        return error::ApiError::new(axum::http::StatusCode::NOT_FOUND, "no_route", msg)
+            .into_response();
+    }
+    legacy::not_found()
 }

@@ -79,9 +79,23 @@ pub struct ServeOptions {
     /// At most this many runs per job stay in the history (0: no limit).
     #[arg(long, default_value_t = 10_000, env = "FOREST_HISTORY_PER_JOB")]
     pub history_per_job: u64,
-    /// Allow listening on a non-loopback address without authentication.
+    /// Allow listening on a non-loopback address without authentication (a warning on every
+    /// start, and /readyz says so).
     #[arg(long)]
     pub insecure: bool,
+    /// Require an API token (`Authorization: Bearer …`) on the HTTP API. On the cluster's first
+    /// start an administrator token is made and written, mode 0600, to `admin.token` in the
+    /// data directory (or taken from --admin-token-file); it never appears in a log.
+    #[arg(long, env = "FOREST_AUTH")]
+    pub auth: bool,
+    /// With --auth: the first administrator token, read from this file (one line,
+    /// `fst_<id>_<secret>`, as `forest ctl token create` prints), instead of a generated one.
+    #[arg(long, env = "FOREST_ADMIN_TOKEN_FILE")]
+    pub admin_token_file: Option<PathBuf>,
+    /// With --auth: the original forest's POST routes answer callers on this machine
+    /// (loopback) without a token, for the old duck UI, which cannot send one.
+    #[arg(long)]
+    pub legacy_open: bool,
 }
 
 impl ServeOptions {
@@ -155,24 +169,37 @@ impl ServeOptions {
         })
     }
 
+    /// A listener on a non-loopback address needs authentication for what it serves: the HTTP
+    /// API takes tokens with --auth; the gRPC listener (Raft peers, the KV API, workers) and the
+    /// etcd endpoint (etcd's clients send no Forest token) have none yet, so they need
+    /// --insecure. --insecure lets anything through, loudly.
     fn check_binds(&self) -> anyhow::Result<()> {
-        let etcd = self.etcd_addr.map(|a| ("--etcd-addr", a));
-        for (flag, addr) in [
-            ("--grpc-addr", self.grpc_addr),
-            ("--http-addr", self.http_addr),
+        let etcd = self.etcd_addr.map(|a| ("--etcd-addr", a, false));
+        for (flag, addr, authenticated) in [
+            ("--grpc-addr", self.grpc_addr, false),
+            ("--http-addr", self.http_addr, self.auth),
         ]
         .into_iter()
         .chain(etcd)
         {
-            if !addr.ip().is_loopback() {
-                if !self.insecure {
-                    bail!(
-                        "{flag} {addr} is not a loopback address and no authentication is configured; \
-                         listen on 127.0.0.1, or pass --insecure to accept anyone who can reach it"
-                    );
-                }
-                tracing::warn!(%addr, "listening on a non-loopback address WITHOUT authentication (--insecure)");
+            if addr.ip().is_loopback() || authenticated {
+                continue;
             }
+            if !self.insecure {
+                let fix = if flag == "--http-addr" {
+                    "pass --auth (API tokens), "
+                } else {
+                    ""
+                };
+                bail!(
+                    "{flag} {addr} is not a loopback address and nothing authenticates its callers; \
+                     listen on 127.0.0.1, {fix}or pass --insecure to accept anyone who can reach it"
+                );
+            }
+            tracing::warn!(%addr, "listening on a non-loopback address WITHOUT authentication (--insecure)");
+        }
+        if self.admin_token_file.is_some() && !self.auth {
+            bail!("--admin-token-file needs --auth");
         }
         Ok(())
     }
@@ -249,11 +276,33 @@ pub async fn serve(opts: ServeOptions) -> anyhow::Result<()> {
     });
     let http_server = tokio::spawn({
         let shutdown = shutdown.clone();
-        let app = crate::http::router(crate::http::AppState::new(kv.clone(), history.clone()));
+        let tokens = opts
+            .auth
+            .then(|| crate::auth::tokens::Tokens::new(kv.clone()));
+        if let Some(tokens) = &tokens {
+            tokio::spawn(crate::auth::bootstrap::run(
+                tokens.clone(),
+                opts.data_dir.clone(),
+                opts.admin_token_file.clone(),
+            ));
+        }
+        let auth = crate::http::auth::HttpAuth {
+            tokens,
+            legacy_open: opts.legacy_open,
+            insecure: opts.insecure,
+        };
+        let app = crate::http::router(crate::http::AppState::new(
+            kv.clone(),
+            history.clone(),
+            auth,
+        ));
         async move {
-            axum::serve(http, app)
-                .with_graceful_shutdown(shutdown.wait())
-                .await
+            axum::serve(
+                http,
+                app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+            )
+            .with_graceful_shutdown(shutdown.wait())
+            .await
         }
     });
     tokio::spawn({

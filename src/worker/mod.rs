@@ -27,7 +27,7 @@ pub struct WorkerOptions {
         value_delimiter = ','
     )]
     pub endpoints: Vec<String>,
-    /// The job group to serve (it must exist: `forest group add`).
+    /// The job group to serve (it must exist: `forest ctl group add`).
     #[arg(long, env = "FOREST_GROUP")]
     pub group: String,
     /// This worker's name, unique within its group; defaults to the host name.

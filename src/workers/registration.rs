@@ -77,7 +77,7 @@ pub async fn register(
     let (group, name) = (hello.group.as_str(), hello.name.as_str());
     if get(kv, &keys::group(group)).await?.is_none() {
         return Err(Status::not_found(format!(
-            "group {group:?} does not exist; create it first (forest group add)"
+            "group {group:?} does not exist; create it first (forest ctl group add)"
         )));
     }
     let mut info = WorkerInfo {

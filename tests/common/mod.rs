@@ -438,6 +438,22 @@ pub fn ok_json_at(endpoint: &str, args: &[&str]) -> serde_json::Value {
     ok_json(&all)
 }
 
+/// [`ok_json`] for `forest ctl`, against the node whose HTTP listener is `http`.
+pub fn ctl_json(http: &str, args: &[&str]) -> serde_json::Value {
+    let mut all = vec!["ctl"];
+    all.extend(args);
+    all.extend(["--server", http, "--output", "json"]);
+    ok_json(&all)
+}
+
+/// [`refused`] for `forest ctl`, against the node whose HTTP listener is `http`.
+pub fn ctl_refused(http: &str, args: &[&str]) -> String {
+    let mut all = vec!["ctl"];
+    all.extend(args);
+    all.extend(["--server", http]);
+    refused(&all)
+}
+
 /// Runs a command that must fail; returns its one-line reason.
 pub fn refused(args: &[&str]) -> String {
     let out = cli(args);

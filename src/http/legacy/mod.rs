@@ -11,7 +11,8 @@
 //! - bodies read as Echo's `c.Bind` read them: JSON with field names in any case, or a form
 //!   ([`bind`]); routes that did not bind accept any body;
 //! - CORS open to any origin, on these routes only; every preflight answers 204;
-//! - a wrong method answers 405 `{"message":"Method Not Allowed"}`.
+//! - a wrong method answers 405 `{"message":"Method Not Allowed"}`, an unknown path 404
+//!   `{"message":"Not Found"}`.
 //!
 //! Each route calls the services the REST API calls (the job service, KV reads, the history
 //! store), so what is checked and written is the same whichever API is used; failures the
@@ -87,6 +88,14 @@ where
     T: 'static,
 {
     post(handler).fallback(method_not_allowed)
+}
+
+/// Echo's answer to an unknown path, which the node gives for any path outside the API.
+pub(super) fn not_found() -> Response {
+    envelope::json(
+        StatusCode::NOT_FOUND,
+        &serde_json::json!({ "message": "Not Found" }),
+    )
 }
 
 async fn method_not_allowed() -> Response {

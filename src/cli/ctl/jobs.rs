@@ -1,4 +1,4 @@
-//! `forest group` and `forest job`: the job service (`forest.v1.Jobs`) from the command line.
+//! `forest ctl group` and `forest ctl job`: jobs and groups through the REST API.
 //!
 //! Jobs travel as the original's JobConf JSON, so a job printed with `--output json` is the
 //! very object `job add --file` and `job edit --file` read back. The server validates every
@@ -11,12 +11,11 @@ use anyhow::{bail, Context};
 use clap::{ArgGroup, Subcommand, ValueEnum};
 use serde_json::{json, Value};
 
-use super::client::{connect, status};
-use super::render::{list_doc, parse, plain, show, table};
-use super::ClientOptions;
+use super::api::{escape, query, Answer, Api};
+use crate::cli::render::{plain, table};
+use crate::cli::Output;
 use crate::model::job::{CronSyntax, JOB_RUNNING, JOB_STOPPED};
 use crate::model::{GroupConf, JobConf, WireJson};
-use crate::pb::forest as pb;
 
 #[derive(Debug, Subcommand)]
 pub enum GroupCommand {
@@ -38,11 +37,17 @@ pub enum JobCommand {
     Edit(EditArgs),
     /// Print one job.
     Get { id: String },
-    /// Every job, or one group's: id, name, group, cron, status and version.
+    /// Every job, or those matching: id, name, group, cron, status and version.
     List {
         /// Only this group's jobs.
         #[arg(long)]
         group: Option<String>,
+        /// Only jobs whose id, name, target or remark contains this (any case).
+        #[arg(long)]
+        search: Option<String>,
+        /// Only running (1) or paused (2) jobs.
+        #[arg(long)]
+        status: Option<i64>,
     },
     /// Delete a job.
     Delete { id: String },
@@ -70,7 +75,7 @@ pub struct AddArgs {
     /// The job's name, for people.
     #[arg(long, required_unless_present = "file", conflicts_with = "file")]
     name: Option<String>,
-    /// The group whose workers run the job; it must exist (`forest group add`).
+    /// The group whose workers run the job; it must exist (`forest ctl group add`).
     #[arg(long, required_unless_present = "file", conflicts_with = "file")]
     group: Option<String>,
     /// The schedule, in --cron-syntax.
@@ -115,7 +120,7 @@ pub struct EditArgs {
     id: Option<String>,
     /// The whole job as a JobConf JSON object (JSON only: YAML is not read), or - for standard
     /// input. It must carry the job's "id" and the "version" it was read at (as printed by
-    /// `forest job get ID --output json`); the flags below override its fields.
+    /// `forest ctl job get ID --output json`); the flags below override its fields.
     #[arg(long, value_name = "PATH")]
     file: Option<String>,
     /// A new name.
@@ -207,11 +212,11 @@ fn status_word(v: &Value) -> String {
     }
 }
 
-/// Renders a job reply: the job object exactly as sent, or its non-empty fields one per line
-/// in JobConf's order.
-fn job_view(reply: pb::JobJson) -> anyhow::Result<(String, String)> {
-    let doc = parse(&reply.json)?;
-    let mut fields: Vec<(&String, String)> = doc
+/// Renders a job: the object exactly as sent, or its non-empty fields one per line in
+/// JobConf's order.
+fn job_view(out: Output, job: Answer) {
+    let mut fields: Vec<(&String, String)> = job
+        .json
         .as_object()
         .into_iter()
         .flatten()
@@ -232,40 +237,38 @@ fn job_view(reply: pb::JobJson) -> anyhow::Result<(String, String)> {
         .map(|(k, v)| format!("{:<width$} {v}", format!("{k}:")))
         .collect::<Vec<_>>()
         .join("\n");
-    Ok((reply.json, text))
+    out.print(&job.text, &text);
 }
 
-pub async fn run_group(opts: &ClientOptions, cmd: GroupCommand) -> anyhow::Result<()> {
-    let mut c = connect(&opts.endpoints).await?;
+pub async fn run_group(api: &Api, out: Output, cmd: GroupCommand) -> anyhow::Result<()> {
     match cmd {
         GroupCommand::Add { name, remark } => {
-            let json = GroupConf { name, remark }.to_json();
-            show(opts.output, c.jobs.add_group(pb::GroupJson { json }), |r| {
-                let text = format!("group {} added", plain(&parse(&r.json)?["name"]));
-                Ok((r.json, text))
-            })
-            .await
+            let body = serde_json::to_value(GroupConf { name, remark })?;
+            let added = api.post("/groups", &body).await?;
+            let text = format!("group {} added", plain(&added.json["name"]));
+            out.print(&added.text, &text);
         }
         GroupCommand::List => {
-            show(
-                opts.output,
-                c.jobs.list_groups(pb::ListGroupsRequest {}),
-                |r| {
-                    let (doc, groups) = list_doc("groups", &r.groups)?;
-                    let rows: Vec<_> = groups
-                        .iter()
-                        .map(|g| vec![plain(&g["name"]), plain(&g["remark"])])
-                        .collect();
-                    let text = table(&["NAME", "REMARK"], &rows);
-                    Ok((doc, text))
-                },
-            )
-            .await
+            let groups = api.get("/groups").await?;
+            let rows: Vec<_> = items(&groups.json)
+                .iter()
+                .map(|g| vec![plain(&g["name"]), plain(&g["remark"])])
+                .collect();
+            out.print(&groups.text, &table(&["NAME", "REMARK"], &rows));
         }
     }
+    Ok(())
 }
 
-pub async fn run_job(opts: &ClientOptions, cmd: JobCommand) -> anyhow::Result<()> {
+/// The `items` of a list answer.
+pub fn items(v: &Value) -> &[Value] {
+    v["items"].as_array().map_or(&[], Vec::as_slice)
+}
+
+/// The largest page the API gives.
+const PAGE: u64 = 1000;
+
+pub async fn run_job(api: &Api, out: Output, cmd: JobCommand) -> anyhow::Result<()> {
     // A job file is read and checked before any node is contacted.
     let file = match &cmd {
         JobCommand::Add(args) => args.file.as_deref(),
@@ -277,26 +280,22 @@ pub async fn run_job(opts: &ClientOptions, cmd: JobCommand) -> anyhow::Result<()
         if conf.id.is_empty() || conf.version == 0 {
             bail!(
                 "the job file must carry the job's \"id\" and the \"version\" it was read at \
-                 (as forest job get ID --output json prints them)"
+                 (as forest ctl job get ID --output json prints them)"
             );
         }
     }
-    let mut c = connect(&opts.endpoints).await?;
-    let out = opts.output;
-    let job_id = |id: &str| pb::JobId { id: id.to_string() };
+    let path = |id: &str, tail: &str| format!("/jobs/{}{tail}", escape(id));
     match cmd {
         JobCommand::Add(args) => {
-            let json = from_file
-                .unwrap_or_else(|| args.conf_from_flags())
-                .to_json();
-            show(out, c.jobs.add_job(pb::JobJson { json }), job_view).await
+            let conf = from_file.unwrap_or_else(|| args.conf_from_flags());
+            job_view(out, api.post("/jobs", &serde_json::to_value(conf)?).await?);
         }
         JobCommand::Edit(args) => {
             let mut conf = match (from_file, &args.id) {
                 (Some(conf), _) => conf,
                 (None, Some(id)) => {
-                    let reply = c.jobs.get_job(job_id(id)).await.map_err(status)?;
-                    JobConf::from_json(reply.get_ref().json.as_bytes())
+                    let got = api.get(&path(id, "")).await?;
+                    JobConf::from_json(got.text.as_bytes())
                         .with_context(|| format!("the server sent job {id} in a form not read"))?
                 }
                 (None, None) => bail!("give the job's id, or --file"),
@@ -304,65 +303,83 @@ pub async fn run_job(opts: &ClientOptions, cmd: JobCommand) -> anyhow::Result<()
             if !args.apply(&mut conf) && args.file.is_none() {
                 bail!("nothing to change: give --name, --cron, --target or --params (or --file)");
             }
-            show(
-                out,
-                c.jobs.edit_job(pb::JobJson {
-                    json: conf.to_json(),
-                }),
-                job_view,
-            )
-            .await
+            let body = serde_json::to_value(&conf)?;
+            let put = api
+                .call(reqwest::Method::PUT, &path(&conf.id, ""), Some(&body))
+                .await?;
+            job_view(out, put);
         }
-        JobCommand::Get { id } => show(out, c.jobs.get_job(job_id(&id)), job_view).await,
-        JobCommand::List { group } => {
-            let req = pb::ListJobsRequest {
-                group: group.unwrap_or_default(),
-            };
-            show(out, c.jobs.list_jobs(req), |r| {
-                let (doc, jobs) = list_doc("jobs", &r.jobs)?;
-                let rows: Vec<_> = jobs
-                    .iter()
-                    .map(|j| {
-                        let mut row: Vec<_> = ["id", "name", "group", "cron"]
-                            .iter()
-                            .map(|k| plain(&j[*k]))
-                            .collect();
-                        row.push(status_word(&j["status"]));
-                        row.push(plain(&j["version"]));
-                        row
-                    })
-                    .collect();
-                let header = ["ID", "NAME", "GROUP", "CRON", "STATUS", "VERSION"];
-                Ok((doc, table(&header, &rows)))
-            })
-            .await
+        JobCommand::Get { id } => job_view(out, api.get(&path(&id, "")).await?),
+        JobCommand::List {
+            group,
+            search,
+            status,
+        } => {
+            let mut jobs = Vec::new();
+            for page in 1.. {
+                let q = query(&[
+                    ("group", group.clone()),
+                    ("q", search.clone()),
+                    ("status", status.map(|s| s.to_string())),
+                    ("page", Some(page.to_string())),
+                    ("pageSize", Some(PAGE.to_string())),
+                ]);
+                let answer = api.get(&format!("/jobs{q}")).await?;
+                let got = items(&answer.json);
+                jobs.extend_from_slice(got);
+                if got.is_empty() || jobs.len() as u64 >= answer.json["total"].as_u64().unwrap_or(0)
+                {
+                    break;
+                }
+            }
+            let rows: Vec<_> = jobs
+                .iter()
+                .map(|j| {
+                    let mut row: Vec<_> = ["id", "name", "group", "cron"]
+                        .iter()
+                        .map(|k| plain(&j[*k]))
+                        .collect();
+                    row.push(status_word(&j["status"]));
+                    row.push(plain(&j["version"]));
+                    row
+                })
+                .collect();
+            let header = ["ID", "NAME", "GROUP", "CRON", "STATUS", "VERSION"];
+            let doc = json!({ "jobs": jobs }).to_string();
+            out.print(&doc, &table(&header, &rows));
         }
         JobCommand::Delete { id } => {
-            show(out, c.jobs.delete_job(job_id(&id)), |r| {
-                let text = format!("job {} deleted", r.id);
-                Ok((json!({ "deleted": r.id }).to_string(), text))
-            })
-            .await
+            api.call(reqwest::Method::DELETE, &path(&id, ""), None)
+                .await?;
+            out.print(
+                &json!({ "deleted": id }).to_string(),
+                &format!("job {id} deleted"),
+            );
         }
-        JobCommand::Pause { id } => show(out, c.jobs.pause_job(job_id(&id)), job_view).await,
-        JobCommand::Resume { id } => show(out, c.jobs.resume_job(job_id(&id)), job_view).await,
+        JobCommand::Pause { id } => {
+            job_view(out, api.post(&path(&id, "/pause"), &json!({})).await?)
+        }
+        JobCommand::Resume { id } => {
+            job_view(out, api.post(&path(&id, "/resume"), &json!({})).await?)
+        }
         JobCommand::Run { id } => {
-            show(out, c.jobs.run_job(job_id(&id)), |r| {
-                let doc = json!({ "id": id, "snapshot_id": r.snapshot_id });
-                Ok((doc.to_string(), r.snapshot_id))
-            })
-            .await
+            let queued = api.post(&path(&id, "/run"), &json!({})).await?;
+            let sid = plain(&queued.json["snapshotId"]);
+            out.print(&json!({ "id": id, "snapshot_id": sid }).to_string(), &sid);
         }
         JobCommand::Next { id, count } => {
-            let req = pb::FireTimesRequest {
-                id: id.clone(),
-                count,
-            };
-            show(out, c.jobs.next_fire_times(req), |r| {
-                let text = r.times.join("\n");
-                Ok((json!({ "id": id, "times": r.times }).to_string(), text))
-            })
-            .await
+            let next = api.get(&path(&id, &format!("/next?count={count}"))).await?;
+            let times: Vec<String> = next.json["times"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(plain)
+                .collect();
+            out.print(
+                &json!({ "id": id, "times": times }).to_string(),
+                &times.join("\n"),
+            );
         }
     }
+    Ok(())
 }
