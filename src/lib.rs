@@ -9,6 +9,7 @@ pub mod auth;
 pub mod cli;
 pub mod cluster;
 pub mod cron;
+pub mod etcd;
 pub mod history;
 pub mod http;
 pub mod jobs;
@@ -28,6 +29,19 @@ pub mod pb {
     }
     /// Forest's own services (jobs, groups, the worker stream): generated once, in the SDK.
     pub use forest_sdk::pb as forest;
+    /// etcd's v3 API (`proto/etcd/`, etcd's own packages): the adapter serves it, the KV
+    /// benchmark speaks it to Forest and to a real etcd alike.
+    pub mod etcd {
+        pub mod etcdserverpb {
+            tonic::include_proto!("etcdserverpb");
+        }
+        pub mod mvccpb {
+            tonic::include_proto!("mvccpb");
+        }
+        pub mod authpb {
+            tonic::include_proto!("authpb");
+        }
+    }
     /// Node-to-node traffic.
     pub mod raft {
         tonic::include_proto!("forest.raft.v1");

@@ -314,6 +314,7 @@ async fn of_concurrent_create_if_absent_txns_exactly_one_wins() {
                     target: compare::CompareTarget::Version as i32,
                     key: "/t/cas".into(),
                     target_union: Some(compare::TargetUnion::Version(0)),
+                    ..Default::default()
                 }],
                 success: vec![RequestOp {
                     request: Some(request_op::Request::Put(put_req(

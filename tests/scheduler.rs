@@ -80,6 +80,7 @@ fn spawn_worker(
                         target_union: Some(forest::pb::kv::compare::TargetUnion::ModRevision(
                             kv.mod_revision,
                         )),
+                        ..Default::default()
                     }],
                     success: vec![forest::pb::kv::RequestOp {
                         request: Some(forest::pb::kv::request_op::Request::DeleteRange(

@@ -114,7 +114,7 @@ pub async fn run_kv(opts: &ClientOptions, cmd: KvCommand) -> anyhow::Result<()> 
                     key: key.into_bytes(),
                     value: value.into_bytes(),
                     lease,
-                    prev_kv: false,
+                    ..Default::default()
                 })
                 .await
                 .map_err(status)?

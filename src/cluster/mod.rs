@@ -71,6 +71,7 @@ pub struct Cluster {
 struct Inner {
     id: NodeId,
     name: String,
+    cluster_id: u64,
     raft: Raft,
     kv: KvState,
     peers: Peers,
@@ -119,6 +120,7 @@ impl Cluster {
             inner: Arc::new(Inner {
                 id: cfg.id,
                 name: cfg.name.clone(),
+                cluster_id: cluster_id(&cfg.cluster),
                 batcher: batch::Batcher::start(raft.clone()),
                 raft,
                 kv: store.kv,
@@ -154,6 +156,12 @@ impl Cluster {
 
     pub fn name(&self) -> &str {
         &self.inner.name
+    }
+
+    /// The cluster's id in response headers: the same on every node of the cluster, and
+    /// different for clusters of other names (etcd clients tell clusters apart by it).
+    pub fn cluster_id(&self) -> u64 {
+        self.inner.cluster_id
     }
 
     pub fn raft(&self) -> &Raft {
@@ -284,6 +292,13 @@ impl Cluster {
             tracing::warn!(error = %e, "raft shutdown");
         }
     }
+}
+
+/// 64-bit FNV-1a of the cluster's name: stable across builds and platforms, never 0 in practice.
+fn cluster_id(name: &str) -> u64 {
+    name.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
 }
 
 /// Whether a failed call certainly never reached the peer (it could not even connect), so

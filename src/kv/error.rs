@@ -3,12 +3,43 @@
 use forest_storage::{ApplyError, ReadError, Reply};
 use tonic::Status;
 
+use super::{MAX_KEY_BYTES, MAX_LEASE_TTL, MAX_TXN_OPS, MAX_VALUE_BYTES};
 use crate::cluster::ClusterError;
+
+/// Why a request was refused before anything was proposed. One variant per rule, so that a
+/// front end (the etcd adapter) can answer each with its own protocol's error.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Invalid {
+    #[error("key is empty")]
+    EmptyKey,
+    #[error("key is {0} bytes; the limit is {MAX_KEY_BYTES}")]
+    KeyTooLong(usize),
+    #[error("value is {0} bytes; the limit is {MAX_VALUE_BYTES}")]
+    ValueTooLarge(usize),
+    #[error("limit must not be negative")]
+    NegativeLimit,
+    #[error("lease id must not be negative")]
+    NegativeLease,
+    #[error("lease TTL must be 1..={MAX_LEASE_TTL} seconds, not {0}")]
+    LeaseTtl(i64),
+    #[error("a put with ignore_value must not carry a value")]
+    ValueProvided,
+    #[error("a put with ignore_lease must not carry a lease")]
+    LeaseProvided,
+    #[error("txn has {0} operations; the limit is {MAX_TXN_OPS}")]
+    TooManyOps(usize),
+    #[error("duplicate key given in txn request")]
+    DuplicateKey,
+    #[error("a range inside a txn reads the txn's own state; it takes no revision")]
+    RevisionInTxn,
+    #[error("txn operation is empty")]
+    EmptyOp,
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum KvError {
-    #[error("{0}")]
-    InvalidArgument(String),
+    #[error(transparent)]
+    InvalidArgument(#[from] Invalid),
     #[error(transparent)]
     Rejected(#[from] ApplyError),
     #[error(transparent)]
@@ -21,10 +52,6 @@ pub enum KvError {
 }
 
 impl KvError {
-    pub fn invalid(msg: impl Into<String>) -> Self {
-        KvError::InvalidArgument(msg.into())
-    }
-
     /// Whether the lease (or key) asked for does not exist, here or at the leader.
     pub fn is_not_found(&self) -> bool {
         match self {
@@ -54,7 +81,9 @@ impl From<KvError> for Status {
         match e {
             KvError::Remote(status) => status,
             KvError::InvalidArgument(_) => Status::invalid_argument(msg),
-            KvError::Rejected(ApplyError::LeaseNotFound(_)) => Status::not_found(msg),
+            KvError::Rejected(ApplyError::LeaseNotFound(_) | ApplyError::KeyNotFound) => {
+                Status::not_found(msg)
+            }
             KvError::Rejected(ApplyError::LeaseExists(_)) => Status::already_exists(msg),
             KvError::Rejected(ApplyError::Compacted { .. } | ApplyError::FutureRevision { .. }) => {
                 Status::out_of_range(msg)

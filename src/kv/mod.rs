@@ -18,7 +18,7 @@ use forest_storage::{Command, Reply, Response};
 
 use crate::cluster::Cluster;
 use crate::pb::kv as pb;
-pub use error::KvError;
+pub use error::{Invalid, KvError};
 pub use forest_storage::state::prefix_end;
 use lease::LeaseKeeper;
 pub use watch::WatchStream;
@@ -59,12 +59,13 @@ impl Kv {
         &self.cluster
     }
 
-    fn header(&self, revision: i64) -> Option<pb::ResponseHeader> {
+    /// The header of an answer at `revision`: this cluster, this node, its Raft term.
+    pub fn header(&self, revision: i64) -> Option<pb::ResponseHeader> {
         Some(pb::ResponseHeader {
             revision,
             member_id: self.cluster.id(),
             raft_term: self.cluster.metrics().current_term,
-            cluster_id: 0,
+            cluster_id: self.cluster.cluster_id(),
         })
     }
 
@@ -93,7 +94,7 @@ impl Kv {
     pub async fn range(&self, req: pb::RangeRequest) -> Result<pb::RangeResponse, KvError> {
         check_key(&req.key)?;
         if req.limit < 0 {
-            return Err(KvError::invalid("limit must not be negative"));
+            return Err(Invalid::NegativeLimit.into());
         }
         if !req.serializable {
             self.cluster.read_barrier().await?;
@@ -154,12 +155,10 @@ impl Kv {
     /// Grants a lease; `id` 0 picks a fresh one.
     pub async fn lease_grant(&self, ttl: i64, id: i64) -> Result<pb::LeaseGrantResponse, KvError> {
         if ttl <= 0 || ttl > MAX_LEASE_TTL {
-            return Err(KvError::invalid(format!(
-                "lease TTL must be 1..={MAX_LEASE_TTL} seconds, not {ttl}"
-            )));
+            return Err(Invalid::LeaseTtl(ttl).into());
         }
         if id < 0 {
-            return Err(KvError::invalid("lease id must not be negative"));
+            return Err(Invalid::NegativeLease.into());
         }
         let id = if id == 0 {
             rand::random_range(1..i64::MAX)
@@ -218,6 +217,24 @@ impl Kv {
         Ok(resp)
     }
 
+    /// Every lease's id, as of a linearizable read, with the header of that read.
+    pub async fn lease_ids(&self) -> Result<(Option<pb::ResponseHeader>, Vec<i64>), KvError> {
+        self.cluster.read_barrier().await?;
+        let state = self.cluster.state();
+        let ids = state.leases().await.into_keys().collect();
+        Ok((self.header(state.applied().await.revision), ids))
+    }
+
+    /// Bytes this node's database takes on disk (the Raft log included).
+    pub fn size_on_disk(&self) -> Result<u64, KvError> {
+        Ok(self.cluster.state().size_on_disk()?)
+    }
+
+    /// The header of an answer that reads no keys: the revision this node has applied.
+    pub async fn header_now(&self) -> Option<pb::ResponseHeader> {
+        self.header(self.cluster.state().applied().await.revision)
+    }
+
     /// Every change to the range from `start_revision` on (or from now), in order.
     pub fn watch(&self, req: pb::WatchRequest) -> Result<WatchStream, KvError> {
         check_key(&req.key)?;
@@ -249,43 +266,46 @@ stamped!(
     pb::LeaseRevokeResponse
 );
 
-fn check_key(key: &[u8]) -> Result<(), KvError> {
+fn check_key(key: &[u8]) -> Result<(), Invalid> {
     if key.is_empty() {
-        return Err(KvError::invalid("key is empty"));
+        return Err(Invalid::EmptyKey);
     }
     if key.len() > MAX_KEY_BYTES {
-        return Err(KvError::invalid(format!(
-            "key is {} bytes; the limit is {MAX_KEY_BYTES}",
-            key.len()
-        )));
+        return Err(Invalid::KeyTooLong(key.len()));
     }
     Ok(())
 }
 
-fn check_put(req: &pb::PutRequest) -> Result<(), KvError> {
+fn check_put(req: &pb::PutRequest) -> Result<(), Invalid> {
     check_key(&req.key)?;
     if req.value.len() > MAX_VALUE_BYTES {
-        return Err(KvError::invalid(format!(
-            "value is {} bytes; the limit is {MAX_VALUE_BYTES}",
-            req.value.len()
-        )));
+        return Err(Invalid::ValueTooLarge(req.value.len()));
     }
     if req.lease < 0 {
-        return Err(KvError::invalid("lease id must not be negative"));
+        return Err(Invalid::NegativeLease);
+    }
+    if req.ignore_value && !req.value.is_empty() {
+        return Err(Invalid::ValueProvided);
+    }
+    if req.ignore_lease && req.lease != 0 {
+        return Err(Invalid::LeaseProvided);
     }
     Ok(())
 }
 
-fn check_txn(req: &pb::TxnRequest) -> Result<(), KvError> {
+fn check_txn(req: &pb::TxnRequest) -> Result<(), Invalid> {
+    check_txn_within(req, MAX_TXN_OPS)
+}
+
+/// A nested transaction may carry only what its parent leaves of the limit (etcd's rule).
+fn check_txn_within(req: &pb::TxnRequest, max_ops: usize) -> Result<(), Invalid> {
     let ops = req
         .compare
         .len()
         .max(req.success.len())
         .max(req.failure.len());
-    if ops > MAX_TXN_OPS {
-        return Err(KvError::invalid(format!(
-            "txn has {ops} operations; the limit is {MAX_TXN_OPS}"
-        )));
+    if ops > max_ops {
+        return Err(Invalid::TooManyOps(ops));
     }
     for c in &req.compare {
         check_key(&c.key)?;
@@ -298,19 +318,18 @@ fn check_txn(req: &pb::TxnRequest) -> Result<(), KvError> {
                 Some(Request::Put(p)) => {
                     check_put(p)?;
                     if !written.insert(&p.key) {
-                        return Err(KvError::invalid("duplicate key given in txn request"));
+                        return Err(Invalid::DuplicateKey);
                     }
                 }
                 Some(Request::Range(r)) => {
                     check_key(&r.key)?;
                     if r.revision != 0 {
-                        return Err(KvError::invalid(
-                            "a range inside a txn reads the txn's own state; it takes no revision",
-                        ));
+                        return Err(Invalid::RevisionInTxn);
                     }
                 }
                 Some(Request::DeleteRange(d)) => check_key(&d.key)?,
-                None => return Err(KvError::invalid("txn operation is empty")),
+                Some(Request::Txn(t)) => check_txn_within(t, max_ops - ops)?,
+                None => return Err(Invalid::EmptyOp),
             }
         }
     }

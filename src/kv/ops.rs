@@ -37,6 +37,7 @@ pub fn mod_revision_is(key: impl AsRef<[u8]>, rev: i64) -> Compare {
         target: compare::CompareTarget::Mod as i32,
         key: key.as_ref().to_vec(),
         target_union: Some(compare::TargetUnion::ModRevision(rev)),
+        range_end: Vec::new(),
     }
 }
 
@@ -47,6 +48,7 @@ pub fn exists(key: impl AsRef<[u8]>) -> Compare {
         target: compare::CompareTarget::Version as i32,
         key: key.as_ref().to_vec(),
         target_union: Some(compare::TargetUnion::Version(0)),
+        range_end: Vec::new(),
     }
 }
 

@@ -17,6 +17,7 @@
 //! | `/forest/server/cancel/<group>/<worker>/<id>` | why the run must stop (new) |
 //! | `/forest/server/history/<id>` | a finished run's JobExecuteSnapshot, until every node indexed it (new) |
 //! | `/forest/server/indexed/<node>` | the KV revision up to which the node's history store has it (new) |
+//! | `/forest/server/etcd/<node>` | the URL of the node's etcd endpoint, under the node's lease (new) |
 //!
 //! The builders here only format: group, worker and id segments must already be valid
 //! ([`is_valid_segment`]; `JobConf::validate` and `GroupConf::validate` check theirs). The
@@ -70,6 +71,10 @@ pub const WORKER_PREFIX: &str = "/forest/server/worker/";
 /// <worker>/<snapshotId>` = the reason. The worker's node pushes it to the worker and deletes it
 /// on the worker's acknowledgement. Under `server/` so no original client mistakes it for work.
 pub const CANCEL_PREFIX: &str = "/forest/server/cancel/";
+/// Where each node serving the etcd API (`--etcd-addr`) says clients reach it:
+/// `/forest/server/etcd/<node>` = its client URL, under the node's own lease. etcd's
+/// MemberList reports these as the members' client URLs.
+pub const ETCD_PREFIX: &str = "/forest/server/etcd/";
 pub const CLIENT_ROOT: &str = "/forest/client/";
 /// Pending snapshots of every group (the original's `JobSnapshotPath`).
 pub const SNAPSHOT_PREFIX: &str = "/forest/client/snapshot/";
@@ -130,6 +135,10 @@ pub fn client(group: &str, worker: &str) -> String {
 
 pub fn indexed(node: &str) -> String {
     format!("{INDEXED_PREFIX}{node}")
+}
+
+pub fn etcd(node: &str) -> String {
+    format!("{ETCD_PREFIX}{node}")
 }
 
 pub fn worker_info(group: &str, worker: &str) -> String {

@@ -40,6 +40,14 @@ pub struct ServeOptions {
     /// HTTP listener: the REST API, the original forest routes, /metrics and the web UI.
     #[arg(long, default_value = "127.0.0.1:2856", env = "FOREST_HTTP_ADDR")]
     pub http_addr: SocketAddr,
+    /// etcd v3 API listener, for the original forest's etcd clients, etcdctl and scripts
+    /// (e.g. 127.0.0.1:2379); off unless given.
+    #[arg(long, env = "FOREST_ETCD_ADDR")]
+    pub etcd_addr: Option<SocketAddr>,
+    /// How often an idle etcd watch that asked for progress notifications gets one (etcd's
+    /// --experimental-watch-progress-notify-interval).
+    #[arg(long, default_value_t = 600_000)]
+    pub etcd_progress_notify_ms: u64,
     /// The initial members, `ID=HOST:PORT,...` (this node included). Empty: a single-node
     /// cluster.
     #[arg(long, default_value = "", env = "FOREST_PEERS")]
@@ -153,13 +161,37 @@ impl ServeOptions {
         }
     }
 
+    /// The etcd endpoint's settings, when it is on. Its URL names the advertised host when the
+    /// listener binds every address.
+    fn etcd_config(&self, advertise: &str) -> Option<crate::etcd::EtcdConfig> {
+        let addr = self.etcd_addr?;
+        let host = match advertise.rsplit_once(':') {
+            Some((host, _)) if addr.ip().is_unspecified() => host.to_string(),
+            _ => addr.ip().to_string(),
+        };
+        // An IPv6 address in a URL goes in brackets.
+        let host = if host.contains(':') && !host.starts_with('[') {
+            format!("[{host}]")
+        } else {
+            host
+        };
+        Some(crate::etcd::EtcdConfig {
+            client_url: format!("http://{host}:{}", addr.port()),
+            progress_interval: std::time::Duration::from_millis(
+                self.etcd_progress_notify_ms.max(1),
+            ),
+        })
+    }
+
     /// A listener on a non-loopback address needs authentication for what it serves: the HTTP
     /// API takes tokens (--auth); the gRPC listener serves clients and workers (tokens, --auth)
-    /// and, in a cluster of several nodes, its peers (--cluster-secret-file). --insecure lets
-    /// anything through, loudly.
+    /// and, in a cluster of several nodes, its peers (--cluster-secret-file); the etcd endpoint
+    /// has no authentication yet (etcd's clients send no Forest token), so it needs --insecure.
+    /// --insecure lets anything through, loudly.
     fn check_binds(&self) -> anyhow::Result<()> {
         let several = self.peers.contains(',');
         let grpc_ok = self.auth && (self.cluster_secret_file.is_some() || !several);
+        let etcd = self.etcd_addr.map(|a| ("--etcd-addr", a, false, ""));
         for (flag, addr, authenticated, fix) in [
             (
                 "--grpc-addr",
@@ -173,7 +205,10 @@ impl ServeOptions {
                 self.auth,
                 "pass --auth (API tokens), ",
             ),
-        ] {
+        ]
+        .into_iter()
+        .chain(etcd)
+        {
             if addr.ip().is_loopback() || authenticated {
                 continue;
             }
@@ -194,6 +229,7 @@ impl ServeOptions {
 
 /// Runs a node until SIGTERM / Ctrl-C.
 pub async fn serve(opts: ServeOptions) -> anyhow::Result<()> {
+    let signals = Signals::listen();
     opts.check_binds()?;
     crate::http::metrics::install();
     let cfg = opts.cluster_config()?;
@@ -203,6 +239,15 @@ pub async fn serve(opts: ServeOptions) -> anyhow::Result<()> {
     let http = TcpListener::bind(opts.http_addr)
         .await
         .with_context(|| format!("cannot listen on --http-addr {}", opts.http_addr))?;
+    let etcd = match opts.etcd_addr {
+        Some(addr) => Some(
+            TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("cannot listen on --etcd-addr {addr}"))?,
+        ),
+        None => None,
+    };
+    let etcd_config = opts.etcd_config(&cfg.advertise_addr);
 
     let cluster = Cluster::start(&cfg).await?;
     let history = forest_storage::history::History::open(&opts.history_url())
@@ -246,6 +291,18 @@ pub async fn serve(opts: ServeOptions) -> anyhow::Result<()> {
                 .await
         }
     });
+    let etcd_server = etcd.zip(etcd_config.clone()).map(|(listener, config)| {
+        let routes = crate::etcd::EtcdService::new(kv.clone(), config).routes();
+        let shutdown = shutdown.clone();
+        tokio::spawn(async move {
+            let incoming =
+                tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
+            tonic::transport::Server::builder()
+                .add_routes(routes)
+                .serve_with_incoming_shutdown(incoming, shutdown.wait())
+                .await
+        })
+    });
     let http_server = tokio::spawn({
         let shutdown = shutdown.clone();
         let tokens = opts
@@ -282,7 +339,7 @@ pub async fn serve(opts: ServeOptions) -> anyhow::Result<()> {
         let cfg = cfg.clone();
         async move { cluster.bootstrap(&cfg).await }
     });
-    tokio::spawn(presence::run(kv.clone()));
+    tokio::spawn(presence::run(kv.clone(), etcd_config.map(|c| c.client_url)));
     tokio::spawn(crate::scheduler::run(kv.clone()));
     crate::history::start(kv.clone(), history.clone(), opts.retention());
     tokio::spawn(log_role_changes(cluster.clone()));
@@ -291,11 +348,12 @@ pub async fn serve(opts: ServeOptions) -> anyhow::Result<()> {
         name = %cfg.name,
         grpc = %opts.grpc_addr,
         http = %opts.http_addr,
+        etcd = ?opts.etcd_addr,
         data_dir = %cfg.data_dir.display(),
         "forest node started"
     );
 
-    wait_for_signal().await;
+    signals.wait().await;
     tracing::info!("shutting down");
     let _ = stop.send(true);
     // Open streams (watches, workers) would hold a graceful stop forever: they get a grace
@@ -303,6 +361,9 @@ pub async fn serve(opts: ServeOptions) -> anyhow::Result<()> {
     if tokio::time::timeout(SHUTDOWN_GRACE, async {
         let _ = grpc_server.await;
         let _ = http_server.await;
+        if let Some(etcd) = etcd_server {
+            let _ = etcd.await;
+        }
     })
     .await
     .is_err()
@@ -338,24 +399,45 @@ async fn log_role_changes(cluster: Cluster) {
     }
 }
 
-async fn wait_for_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
+/// SIGTERM and Ctrl-C, listened for from the moment this is made: a signal that comes while
+/// the node is still starting (its listeners may already answer) stops it gracefully instead
+/// of killing it outright.
+struct Signals {
     #[cfg(unix)]
-    {
-        let mut term =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(s) => s,
-                Err(e) => {
-                    tracing::warn!(error = %e, "cannot listen for SIGTERM");
-                    let _ = ctrl_c.await;
-                    return;
-                }
-            };
-        tokio::select! {
-            _ = ctrl_c => {}
-            _ = term.recv() => {}
+    streams: Vec<tokio::signal::unix::Signal>,
+}
+
+impl Signals {
+    fn listen() -> Signals {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{signal, SignalKind};
+            let streams = [SignalKind::terminate(), SignalKind::interrupt()]
+                .into_iter()
+                .filter_map(|kind| match signal(kind) {
+                    Ok(s) => Some(s),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "cannot listen for a signal");
+                        None
+                    }
+                })
+                .collect();
+            Signals { streams }
         }
+        #[cfg(not(unix))]
+        Signals {}
     }
-    #[cfg(not(unix))]
-    let _ = ctrl_c.await;
+
+    async fn wait(mut self) {
+        #[cfg(unix)]
+        {
+            if self.streams.is_empty() {
+                return std::future::pending().await;
+            }
+            let received = self.streams.iter_mut().map(|s| Box::pin(s.recv()));
+            futures::future::select_all(received).await;
+        }
+        #[cfg(not(unix))]
+        let _ = tokio::signal::ctrl_c().await;
+    }
 }

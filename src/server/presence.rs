@@ -1,11 +1,12 @@
 //! The original key layout's view of the scheduler nodes: every node keeps
 //! `/forest/server/node/<name>` alive under a lease of its own, and the Raft leader mirrors its
 //! leadership into `/forest/server/elect/leader`. These keys follow Raft; nothing elects by
-//! them.
+//! them. A node that serves the etcd API also keeps its client URL at `/forest/server/etcd/
+//! <name>` under the same lease, for etcd's MemberList on every node.
 
 use std::time::Duration;
 
-use crate::kv::Kv;
+use crate::kv::{ops, Kv};
 use crate::model::keys;
 use crate::pb::kv as pb;
 
@@ -13,13 +14,21 @@ use crate::pb::kv as pb;
 const TTL: i64 = 10;
 const RENEW_EVERY: Duration = Duration::from_secs(3);
 
-pub async fn run(kv: Kv) {
+pub async fn run(kv: Kv, etcd_url: Option<String>) {
     let name = kv.cluster().name().to_string();
     let mut metrics = kv.cluster().raft().metrics();
     let mut lease = 0i64;
     let mut mirrored_term = None;
     loop {
-        if let Err(e) = tick(&kv, &name, &mut lease, &mut mirrored_term).await {
+        if let Err(e) = tick(
+            &kv,
+            &name,
+            etcd_url.as_deref(),
+            &mut lease,
+            &mut mirrored_term,
+        )
+        .await
+        {
             tracing::debug!(error = %e, "node presence not refreshed yet");
         }
         tokio::select! {
@@ -32,6 +41,7 @@ pub async fn run(kv: Kv) {
 async fn tick(
     kv: &Kv,
     name: &str,
+    etcd_url: Option<&str>,
     lease: &mut i64,
     mirrored_term: &mut Option<u64>,
 ) -> Result<(), crate::kv::KvError> {
@@ -44,15 +54,20 @@ async fn tick(
         }
     }
     if *lease == 0 {
-        *lease = kv.lease_grant(TTL, 0).await?.id;
-        *mirrored_term = None;
-        kv.put(pb::PutRequest {
-            key: keys::node(name).into_bytes(),
-            value: name.as_bytes().to_vec(),
-            lease: *lease,
-            prev_kv: false,
+        let granted = kv.lease_grant(TTL, 0).await?.id;
+        let mut puts = vec![ops::put_leased(keys::node(name), name, granted)];
+        if let Some(url) = etcd_url {
+            puts.push(ops::put_leased(keys::etcd(name), url, granted));
+        }
+        kv.txn(pb::TxnRequest {
+            success: puts,
+            ..Default::default()
         })
         .await?;
+        // Only once the keys are in: should the write fail, the lease expires unused and the
+        // next tick registers anew.
+        *lease = granted;
+        *mirrored_term = None;
     }
     let m = kv.cluster().metrics();
     if m.state == openraft::ServerState::Leader && *mirrored_term != Some(m.current_term) {
@@ -60,7 +75,7 @@ async fn tick(
             key: keys::ELECT_LEADER.as_bytes().to_vec(),
             value: name.as_bytes().to_vec(),
             lease: *lease,
-            prev_kv: false,
+            ..Default::default()
         })
         .await?;
         *mirrored_term = Some(m.current_term);

@@ -9,6 +9,9 @@ pub enum ApplyError {
     LeaseNotFound(i64),
     #[error("lease {0} already exists")]
     LeaseExists(i64),
+    /// A put that keeps the key's value or lease (ignore_value / ignore_lease) found no key.
+    #[error("key not found")]
+    KeyNotFound,
     #[error("revision {requested} has been compacted (compacted up to {compacted})")]
     Compacted { requested: i64, compacted: i64 },
     #[error("revision {requested} is a future revision (current {current})")]

@@ -317,7 +317,7 @@ fn put_req(k: &str, v: &str, lease: i64) -> pb::PutRequest {
         key: b(k),
         value: b(v),
         lease,
-        prev_kv: false,
+        ..Default::default()
     }
 }
 
@@ -416,6 +416,7 @@ fn cmp(key: &str, result: CompareResult, target: T) -> pb::Compare {
         target: target as i32,
         key: b(key),
         target_union: Some(union),
+        range_end: Vec::new(),
     }
 }
 
@@ -491,6 +492,7 @@ fn response_kinds(t: &pb::TxnResponse) -> Vec<&'static str> {
             Some(response_op::Response::Range(_)) => "range",
             Some(response_op::Response::Put(_)) => "put",
             Some(response_op::Response::DeleteRange(_)) => "delete",
+            Some(response_op::Response::Txn(_)) => "txn",
             None => "none",
         })
         .collect()
@@ -734,6 +736,80 @@ async fn range_limit_more_count_keys_only_count_only() {
 }
 
 #[tokio::test]
+async fn range_sorts_and_filters_before_the_limit_as_etcd_does() {
+    let mut sm = Sm::fresh().await;
+    sm.put("k1", "c").await; // 2
+    sm.put("k2", "a").await; // 3
+    sm.put("k3", "b").await; // 4
+    sm.put("k1", "c2").await; // 5: k1 now has version 2, mod 5
+    let all = || rr("k", &prefix("k"));
+    let keys = |r: pb::RangeResponse| r.kvs.iter().map(|kv| s(&kv.key)).collect::<Vec<_>>();
+    use pb::range_request::{SortOrder, SortTarget};
+    let sorted = |order: SortOrder, target: SortTarget| pb::RangeRequest {
+        sort_order: order as i32,
+        sort_target: target as i32,
+        ..all()
+    };
+
+    let cases = [
+        (SortOrder::None, SortTarget::Key, ["k1", "k2", "k3"]),
+        (SortOrder::Descend, SortTarget::Key, ["k3", "k2", "k1"]),
+        (SortOrder::Ascend, SortTarget::Value, ["k2", "k3", "k1"]),
+        // No order with a target other than the key sorts ascending.
+        (SortOrder::None, SortTarget::Mod, ["k2", "k3", "k1"]),
+        (SortOrder::Descend, SortTarget::Create, ["k3", "k2", "k1"]),
+        (SortOrder::Descend, SortTarget::Version, ["k1", "k3", "k2"]),
+    ];
+    for (order, target, want) in cases {
+        assert_eq!(
+            keys(sm.range(sorted(order, target)).await),
+            want,
+            "{order:?} {target:?}"
+        );
+    }
+
+    // The limit applies after the sort: the last two by mod revision.
+    let r = sm
+        .range(pb::RangeRequest {
+            limit: 2,
+            ..sorted(SortOrder::Descend, SortTarget::Mod)
+        })
+        .await;
+    assert_eq!(
+        (keys(r.clone()), r.more, r.count),
+        (vec!["k1".to_string(), "k3".into()], true, 3)
+    );
+
+    // Filters drop pairs from kvs but not from count.
+    let r = sm
+        .range(pb::RangeRequest {
+            min_mod_revision: 3,
+            max_mod_revision: 4,
+            ..all()
+        })
+        .await;
+    assert_eq!(
+        (keys(r.clone()), r.count),
+        (vec!["k2".to_string(), "k3".into()], 3)
+    );
+    let r = sm
+        .range(pb::RangeRequest {
+            max_create_revision: 2,
+            ..all()
+        })
+        .await;
+    assert_eq!(keys(r), ["k1"]);
+    let r = sm
+        .range(pb::RangeRequest {
+            min_create_revision: 3,
+            limit: 1,
+            ..all()
+        })
+        .await;
+    assert_eq!((keys(r.clone()), r.more), (vec!["k2".to_string()], true));
+}
+
+#[tokio::test]
 async fn range_at_a_past_revision_sees_the_old_store() {
     let mut sm = Sm::fresh().await;
     sm.put("a", "1").await; // 2
@@ -871,6 +947,39 @@ async fn put_and_delete_return_prev_kv_only_when_asked() {
         (r.deleted, r.prev_kvs.len(), header_rev(&r.header)),
         (1, 0, 8)
     );
+}
+
+#[tokio::test]
+async fn a_put_may_keep_the_keys_value_or_lease_if_the_key_exists() {
+    let mut sm = Sm::fresh().await;
+    sm.ok(grant(7, 60)).await;
+    sm.ok(grant(8, 60)).await;
+    sm.ok(put_lease("k", "v", 7)).await; // 2
+    let keep = |value: &str, lease, ignore_value, ignore_lease| {
+        Command::Put(pb::PutRequest {
+            ignore_value,
+            ignore_lease,
+            ..put_req("k", value, lease)
+        })
+    };
+    sm.ok(keep("", 8, true, false)).await; // 3
+    assert_eq!(sm.get("k").await, Some(kv("k", "v", 2, 3, 2, 8)));
+    sm.ok(keep("w", 0, false, true)).await; // 4
+    assert_eq!(sm.get("k").await, Some(kv("k", "w", 2, 4, 3, 8)));
+    assert_eq!(sm.state().await.leases[&8].1, [b("k")]);
+    assert!(sm.state().await.leases[&7].1.is_empty());
+
+    for (ignore_value, ignore_lease) in [(true, false), (false, true)] {
+        let err = sm
+            .rejected(Command::Put(pb::PutRequest {
+                ignore_value,
+                ignore_lease,
+                ..put_req("missing", "", 0)
+            }))
+            .await;
+        assert_eq!(err, ApplyError::KeyNotFound);
+    }
+    assert_eq!(sm.rev().await, 4);
 }
 
 // ================================================================================================
@@ -1032,6 +1141,86 @@ async fn txn_range_sees_the_txns_earlier_writes() {
         sm.events(3, "", FROM_KEY).await,
         ["3 put a=1 (was a=0)", "3 put b=2", "3 del a (was a=1)"]
     );
+}
+
+#[tokio::test]
+async fn a_nested_txn_decides_on_the_store_before_the_outer_writes() {
+    let mut sm = Sm::fresh().await;
+    sm.put("a", "0").await; // 2
+    let nested = |compare| pb::TxnRequest {
+        compare: vec![compare],
+        success: vec![op_put("then", "x")],
+        failure: vec![op_put("else", "y")],
+    };
+    let t = sm
+        .txn(txn(
+            vec![],
+            vec![
+                op_put("a", "1"),
+                // Evaluated before the put above: a is still "0".
+                op(request_op::Request::Txn(nested(cmp(
+                    "a",
+                    CompareResult::Equal,
+                    T::Value("0"),
+                )))),
+                op_range(rr("", FROM_KEY)),
+            ],
+            vec![],
+        ))
+        .await;
+    assert_eq!(response_kinds(&t), ["put", "txn", "range"]);
+    let Some(response_op::Response::Txn(inner)) = &t.responses[1].response else {
+        panic!("not a txn")
+    };
+    assert!(inner.succeeded);
+    assert_eq!(response_kinds(inner), ["put"]);
+    assert_eq!(txn_ranges(&t), [vec!["a=1", "then=x"]]);
+    assert_eq!(
+        sm.rev().await,
+        3,
+        "the outer and the nested writes share a revision"
+    );
+
+    // A put the nested branch takes is checked before anything is written.
+    let err = sm
+        .rejected(txn(
+            vec![],
+            vec![
+                op_put("b", "1"),
+                op(request_op::Request::Txn(pb::TxnRequest {
+                    success: vec![op_put_lease("c", "1", 99)],
+                    ..Default::default()
+                })),
+            ],
+            vec![],
+        ))
+        .await;
+    assert_eq!(err, ApplyError::LeaseNotFound(99));
+    assert_eq!(sm.get("b").await, None);
+}
+
+#[tokio::test]
+async fn a_compare_with_a_range_end_must_hold_for_every_key() {
+    let mut sm = Sm::fresh().await;
+    sm.put("p/1", "x").await; // 2
+    sm.put("p/2", "x").await; // 3
+    let over = |key: &str, result, target| pb::Compare {
+        range_end: b(&prefix(key)),
+        ..cmp(key, result, target)
+    };
+    let holds = |c: pb::Compare| txn(vec![c], vec![], vec![]);
+    let cases = [
+        (over("p/", CompareResult::Equal, T::Value("x")), true),
+        (over("p/", CompareResult::Less, T::Mod(3)), false),
+        (over("p/", CompareResult::Less, T::Mod(4)), true),
+        (over("p/", CompareResult::Greater, T::Version(0)), true),
+        // An empty range compares as one missing key: version 0, no value.
+        (over("q/", CompareResult::Equal, T::Version(0)), true),
+        (over("q/", CompareResult::NotEqual, T::Value("x")), false),
+    ];
+    for (i, (c, want)) in cases.into_iter().enumerate() {
+        assert_eq!(sm.txn(holds(c)).await.succeeded, want, "case {i}");
+    }
 }
 
 /// As in etcd, a Range inside a txn honours its `revision` like a plain range does.

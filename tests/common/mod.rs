@@ -2,6 +2,7 @@
 //! public interfaces (the gRPC API and the `forest` CLI).
 #![allow(dead_code)]
 
+pub mod etcd;
 pub mod http;
 pub mod stream;
 
@@ -113,6 +114,8 @@ pub struct Node {
     pub id: u64,
     pub grpc: String,
     pub http: String,
+    /// The node's etcd v3 endpoint (`--etcd-addr`), HOST:PORT.
+    pub etcd: String,
     pub data_dir: PathBuf,
     proc: Proc,
 }
@@ -237,6 +240,7 @@ impl Cluster {
         let mut nodes = Vec::new();
         for id in 1..=n {
             let http = format!("127.0.0.1:{}", free_port());
+            let etcd = format!("127.0.0.1:{}", free_port());
             let data_dir = dir.path().join(format!("node{id}"));
             let mut args: Vec<String> = vec![
                 "serve".into(),
@@ -248,6 +252,8 @@ impl Cluster {
                 grpc[id as usize - 1].clone(),
                 "--http-addr".into(),
                 http.clone(),
+                "--etcd-addr".into(),
+                etcd.clone(),
             ];
             if n > 1 {
                 args.extend(["--peers".into(), peers.clone()]);
@@ -257,6 +263,7 @@ impl Cluster {
                 id,
                 grpc: grpc[id as usize - 1].clone(),
                 http,
+                etcd,
                 data_dir,
                 proc: Proc::new(args, dir.path().join(format!("node{id}.log"))),
             };
@@ -284,6 +291,15 @@ impl Cluster {
         self.nodes
             .iter()
             .map(|n| n.grpc.clone())
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
+    /// Every node's etcd endpoint, comma-separated (etcdctl's --endpoints).
+    pub fn etcd_endpoints(&self) -> String {
+        self.nodes
+            .iter()
+            .map(|n| n.etcd.clone())
             .collect::<Vec<_>>()
             .join(",")
     }

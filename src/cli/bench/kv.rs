@@ -1,5 +1,8 @@
-//! `forest bench kv` measures KV throughput and latency as a client sees them, against Forest
-//! or, through the same code, a real etcd (DESIGN §9, §10). `--clients` workers share
+//! `forest bench kv` measures KV throughput and latency as a client sees them, against Forest's
+//! own KV API or through etcd's API (`--target etcd`: Forest's `--etcd-addr`, or a real etcd),
+//! with the same code (DESIGN §9, §10). `--etcd-endpoints` runs the same workload through
+//! etcd's API against a second system right after (a real etcd beside Forest) and prints both
+//! and their ratio, so one run compares them on the same machine. `--clients` workers share
 //! `--conns` gRPC channels (HTTP/2 connections, round-robin over `--endpoints`; requests to a
 //! follower are forwarded to the leader by either system). Each worker sends one request, waits
 //! for its answer and sends the next (closed loop) until `--total` requests have been sent in
@@ -25,11 +28,7 @@ use crate::cli::Output;
 use crate::kv::service::MAX_REQUEST_BYTES;
 use crate::pb::kv::{kv_client::KvClient, PutRequest, RangeRequest};
 
-/// etcd's KV service over Forest's messages (`proto/etcd/rpc.proto`).
-pub mod etcdserverpb {
-    tonic::include_proto!("etcdserverpb");
-}
-use etcdserverpb::kv_client::KvClient as EtcdKvClient;
+use crate::pb::etcd::etcdserverpb::{self as etcd, kv_client::KvClient as EtcdKvClient};
 
 #[derive(Debug, clap::Args)]
 pub struct KvBench {
@@ -44,9 +43,14 @@ pub struct KvBench {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Output::Text)]
     output: Output,
-    /// Which server the endpoints are.
+    /// Which API the endpoints speak: Forest's KV API, or etcd's (a real etcd, or Forest's
+    /// --etcd-addr).
     #[arg(long, value_enum, default_value_t = Target::Forest)]
     target: Target,
+    /// A real etcd to run the same workload against afterwards, through etcd's API, for a
+    /// side-by-side comparison (HOST:PORT,...).
+    #[arg(long, value_delimiter = ',')]
+    etcd_endpoints: Vec<String>,
     /// Concurrent workers, each with one request in flight.
     #[arg(long, default_value_t = 64)]
     clients: usize,
@@ -127,28 +131,48 @@ impl Kv {
         let key = format!("/bench/{n}").into_bytes();
         match load.phase {
             Phase::Put => {
-                let req = PutRequest {
-                    key,
-                    value: load.value.clone(),
-                    ..Default::default()
-                };
+                let value = load.value.clone();
                 let res = match self {
-                    Kv::Forest(c) => c.put(req).await.map(drop),
-                    Kv::Etcd(c) => c.put(req).await.map(drop),
+                    Kv::Forest(c) => c
+                        .put(PutRequest {
+                            key,
+                            value,
+                            ..Default::default()
+                        })
+                        .await
+                        .map(drop),
+                    Kv::Etcd(c) => c
+                        .put(etcd::PutRequest {
+                            key,
+                            value,
+                            ..Default::default()
+                        })
+                        .await
+                        .map(drop),
                 };
                 res.map_err(status_line)
             }
             Phase::Range => {
-                let req = RangeRequest {
-                    key,
-                    serializable: load.serializable,
-                    ..Default::default()
+                let serializable = load.serializable;
+                let found = match self {
+                    Kv::Forest(c) => c
+                        .range(RangeRequest {
+                            key,
+                            serializable,
+                            ..Default::default()
+                        })
+                        .await
+                        .map(|r| r.into_inner().kvs.len()),
+                    Kv::Etcd(c) => c
+                        .range(etcd::RangeRequest {
+                            key,
+                            serializable,
+                            ..Default::default()
+                        })
+                        .await
+                        .map(|r| r.into_inner().kvs.len()),
                 };
-                let res = match self {
-                    Kv::Forest(c) => c.range(req).await,
-                    Kv::Etcd(c) => c.range(req).await,
-                };
-                match res.map_err(status_line)?.into_inner().kvs.len() {
+                match found.map_err(status_line)? {
                     1 => Ok(()),
                     k => Err(format!("read of /bench/{n} found {k} keys, expected 1")),
                 }
@@ -236,6 +260,28 @@ struct Report<'a> {
     val_size: usize,
     serializable: bool,
     phases: Vec<PhaseReport>,
+    /// The same workload through etcd's API against `--etcd-endpoints`, when given.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    etcd: Option<Comparison<'a>>,
+}
+
+/// The run against the real etcd, and how the target compares with it.
+#[derive(Debug, Serialize)]
+struct Comparison<'a> {
+    endpoints: &'a [String],
+    conns: usize,
+    phases: Vec<PhaseReport>,
+    ratios: Vec<Ratio>,
+}
+
+/// One phase of the target against the same phase of etcd.
+#[derive(Debug, Serialize)]
+struct Ratio {
+    phase: Phase,
+    /// The target's requests per second over etcd's (above 1: the target is faster).
+    ops_per_s: f64,
+    /// The target's p99 latency over etcd's (below 1: the target's tail is shorter).
+    p99: f64,
 }
 
 /// The figures of one phase.
@@ -297,19 +343,102 @@ async fn run_phase(
 }
 
 pub async fn run(opts: KvBench) -> anyhow::Result<()> {
-    let endpoints = &opts.endpoints;
-    if endpoints.is_empty() || opts.clients == 0 || opts.total == 0 {
+    if opts.endpoints.is_empty() || opts.clients == 0 || opts.total == 0 {
         bail!("need at least one endpoint, one client and one request");
     }
+    let key_space = opts.key_space.unwrap_or(opts.total).max(1);
+    let (conns, phases) = measure(&opts, opts.target, &opts.endpoints, key_space).await?;
+    let etcd = match opts.etcd_endpoints.as_slice() {
+        [] => None,
+        endpoints => {
+            let (conns, theirs) = measure(&opts, Target::Etcd, endpoints, key_space).await?;
+            let ratios = phases
+                .iter()
+                .zip(&theirs)
+                .map(|(ours, theirs)| Ratio {
+                    phase: ours.phase,
+                    ops_per_s: ours.ops_per_s / theirs.ops_per_s,
+                    p99: ours.p99_ms / theirs.p99_ms,
+                })
+                .collect();
+            Some(Comparison {
+                endpoints,
+                conns,
+                phases: theirs,
+                ratios,
+            })
+        }
+    };
+    let r = Report {
+        target: opts.target,
+        endpoints: &opts.endpoints,
+        clients: opts.clients,
+        conns,
+        total: opts.total,
+        key_space,
+        val_size: opts.val_size,
+        serializable: opts.serializable,
+        phases,
+        etcd,
+    };
+    if opts.output == Output::Json {
+        println!("{}", serde_json::to_string(&r)?);
+        return Ok(());
+    }
+    let target = r.target.to_possible_value().expect("no skipped variants");
+    println!("target     {}", target.get_name());
+    println!("endpoints  {}", r.endpoints.join(","));
+    println!("clients    {} over {} connection(s)", r.clients, r.conns);
+    println!(
+        "total      {} per phase, key space {}, values {} B{}",
+        r.total,
+        r.key_space,
+        r.val_size,
+        if r.serializable {
+            ", serializable reads"
+        } else {
+            ""
+        }
+    );
+    print_phases(&r.phases);
+    if let Some(c) = &r.etcd {
+        println!();
+        println!(
+            "etcd       {} over {} connection(s)",
+            c.endpoints.join(","),
+            c.conns
+        );
+        print_phases(&c.phases);
+        println!();
+        for ratio in &c.ratios {
+            println!(
+                "{:<6} {} / etcd: {:.2}x the requests per second, {:.2}x the p99",
+                ratio.phase.name(),
+                target.get_name(),
+                ratio.ops_per_s,
+                ratio.p99
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Runs the put phase, then (unless `--writes-only`) the read phase, against `endpoints`
+/// through `target`'s API; returns the connections used and each phase's figures.
+async fn measure(
+    opts: &KvBench,
+    target: Target,
+    endpoints: &[String],
+    key_space: u64,
+) -> anyhow::Result<(usize, Vec<PhaseReport>)> {
     let conns = opts.conns.unwrap_or(endpoints.len()).clamp(1, opts.clients);
     let mut kvs = Vec::with_capacity(conns);
     for i in 0..conns {
         kvs.push(Kv::new(
-            opts.target,
+            target,
             channel(&endpoints[i % endpoints.len()]).await?,
         ));
     }
-    let key_space = opts.key_space.unwrap_or(opts.total).max(1);
     let load = |phase, keys| Load {
         phase,
         total: opts.total,
@@ -332,42 +461,15 @@ pub async fn run(opts: KvBench) -> anyhow::Result<()> {
         let read = load(Phase::Range, written);
         phases.push(run_phase(read, &kvs, opts.clients).await?.0);
     }
+    Ok((conns, phases))
+}
 
-    let r = Report {
-        target: opts.target,
-        endpoints,
-        clients: opts.clients,
-        conns,
-        total: opts.total,
-        key_space,
-        val_size: opts.val_size,
-        serializable: opts.serializable,
-        phases,
-    };
-    if opts.output == Output::Json {
-        println!("{}", serde_json::to_string(&r)?);
-        return Ok(());
-    }
-    let target = r.target.to_possible_value().expect("no skipped variants");
-    println!("target     {}", target.get_name());
-    println!("endpoints  {}", r.endpoints.join(","));
-    println!("clients    {} over {} connection(s)", r.clients, r.conns);
-    println!(
-        "total      {} per phase, key space {}, values {} B{}",
-        r.total,
-        r.key_space,
-        r.val_size,
-        if r.serializable {
-            ", serializable reads"
-        } else {
-            ""
-        }
-    );
+fn print_phases(phases: &[PhaseReport]) {
     println!(
         "{:<6} {:>8} {:>6} {:>9} {:>9} {:>8} {:>8} {:>8} {:>8}",
         "phase", "ops", "errors", "elapsed_s", "ops/s", "p50_ms", "p90_ms", "p99_ms", "max_ms"
     );
-    for p in &r.phases {
+    for p in phases {
         println!(
             "{:<6} {:>8} {:>6} {:>9.2} {:>9.0} {:>8.2} {:>8.2} {:>8.2} {:>8.2}",
             p.phase.name(),
@@ -381,5 +483,4 @@ pub async fn run(opts: KvBench) -> anyhow::Result<()> {
             p.max_ms
         );
     }
-    Ok(())
 }

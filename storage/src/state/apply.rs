@@ -17,8 +17,6 @@ pub struct Applier<'a, 'w> {
     pub events: Vec<pb::Event>,
 }
 
-type ApplyResult<T> = Result<T, ApplyError>;
-
 /// Storage failures while applying are not data: they stop the apply (and the node).
 #[derive(Debug)]
 pub enum Failure {
@@ -59,7 +57,7 @@ impl Applier<'_, '_> {
     pub fn apply(&mut self, cmd: Command) -> Result<Reply, Failure> {
         Ok(match cmd {
             Command::Put(req) => {
-                self.check_lease(req.lease)?;
+                self.check_put(&req)?;
                 Reply::Put(self.put(req)?)
             }
             Command::Delete(req) => Reply::Delete(self.delete(&req)?),
@@ -72,9 +70,14 @@ impl Applier<'_, '_> {
         })
     }
 
-    fn check_lease(&self, lease: i64) -> ApplyResult<()> {
-        if lease != 0 && !self.meta.leases.contains_key(&lease) {
-            return Err(ApplyError::LeaseNotFound(lease));
+    /// What must hold before a put stages anything: its lease exists, and the key exists when
+    /// the put keeps the key's value or lease.
+    fn check_put(&self, req: &pb::PutRequest) -> Result<(), Failure> {
+        if (req.ignore_value || req.ignore_lease) && self.get_kv(&req.key)?.is_none() {
+            return Err(ApplyError::KeyNotFound.into());
+        }
+        if req.lease != 0 && !self.meta.leases.contains_key(&req.lease) {
+            return Err(ApplyError::LeaseNotFound(req.lease).into());
         }
         Ok(())
     }
@@ -89,13 +92,21 @@ impl Applier<'_, '_> {
     fn put(&mut self, req: pb::PutRequest) -> Result<pb::PutResponse, Failure> {
         let rev = self.next_rev();
         let prev = self.get_kv(&req.key)?;
+        let lease = match &prev {
+            Some(p) if req.ignore_lease => p.lease,
+            _ => req.lease,
+        };
+        let value = match &prev {
+            Some(p) if req.ignore_value => p.value.clone(),
+            _ => req.value,
+        };
         let kv = pb::KeyValue {
             create_revision: prev.as_ref().map_or(rev, |p| p.create_revision),
             mod_revision: rev,
             version: prev.as_ref().map_or(1, |p| p.version + 1),
-            lease: req.lease,
+            lease,
+            value,
             key: req.key,
-            value: req.value,
         };
         if let Some(p) = &prev {
             if p.lease != 0 && p.lease != kv.lease {
@@ -161,7 +172,15 @@ impl Applier<'_, '_> {
         Ok(super::read::shape_range(kvs, req, self.header()))
     }
 
+    /// etcd's order: every compare on the taken path (nested ones included) is evaluated, and
+    /// every put on it checked, on the store as it was before the transaction; then the
+    /// operations run, all sharing one revision.
     fn txn(&mut self, req: pb::TxnRequest) -> Result<pb::TxnResponse, Failure> {
+        let decided = self.decide(req)?;
+        self.run(decided)
+    }
+
+    fn decide(&self, req: pb::TxnRequest) -> Result<Decided, Failure> {
         let mut succeeded = true;
         for c in &req.compare {
             if !self.compare(c)? {
@@ -170,23 +189,30 @@ impl Applier<'_, '_> {
             }
         }
         let ops = if succeeded { req.success } else { req.failure };
-        // A put naming an unknown lease fails the whole txn before anything is staged.
-        for op in &ops {
-            if let Some(request_op::Request::Put(p)) = &op.request {
-                self.check_lease(p.lease)?;
-            }
-        }
-        let mut responses = Vec::with_capacity(ops.len());
+        let mut steps = Vec::with_capacity(ops.len());
         for op in ops {
-            let response = match op.request {
-                Some(request_op::Request::Range(r)) => {
-                    response_op::Response::Range(self.range(&r)?)
+            steps.push(match op.request {
+                Some(request_op::Request::Range(r)) => Step::Range(r),
+                Some(request_op::Request::Put(p)) => {
+                    self.check_put(&p)?;
+                    Step::Put(p)
                 }
-                Some(request_op::Request::Put(p)) => response_op::Response::Put(self.put(p)?),
-                Some(request_op::Request::DeleteRange(d)) => {
-                    response_op::Response::DeleteRange(self.delete(&d)?)
-                }
+                Some(request_op::Request::DeleteRange(d)) => Step::Delete(d),
+                Some(request_op::Request::Txn(t)) => Step::Txn(self.decide(t)?),
                 None => continue,
+            });
+        }
+        Ok(Decided { succeeded, steps })
+    }
+
+    fn run(&mut self, decided: Decided) -> Result<pb::TxnResponse, Failure> {
+        let mut responses = Vec::with_capacity(decided.steps.len());
+        for step in decided.steps {
+            let response = match step {
+                Step::Range(r) => response_op::Response::Range(self.range(&r)?),
+                Step::Put(p) => response_op::Response::Put(self.put(p)?),
+                Step::Delete(d) => response_op::Response::DeleteRange(self.delete(&d)?),
+                Step::Txn(t) => response_op::Response::Txn(self.run(t)?),
             };
             responses.push(pb::ResponseOp {
                 response: Some(response),
@@ -194,46 +220,28 @@ impl Applier<'_, '_> {
         }
         Ok(pb::TxnResponse {
             header: self.header(),
-            succeeded,
+            succeeded: decided.succeeded,
             responses,
         })
     }
 
+    /// A compare with a range_end holds when it holds for every key in the range; an empty
+    /// range compares as one missing key (etcd's rule).
     fn compare(&self, c: &pb::Compare) -> Result<bool, Failure> {
-        use compare::{CompareResult, CompareTarget, TargetUnion};
-        let kv = self.get_kv(&c.key)?;
-        let kv = kv.as_ref();
-        let ordering = match (CompareTarget::try_from(c.target), &c.target_union) {
-            (Ok(CompareTarget::Value), Some(TargetUnion::Value(want))) => {
-                // A missing key has no value to compare: the comparison fails, as in etcd.
-                match kv {
-                    None => return Ok(false),
-                    Some(kv) => kv.value.as_slice().cmp(want.as_slice()),
-                }
+        if c.range_end.is_empty() {
+            return Ok(compare_kv(c, self.get_kv(&c.key)?.as_ref()));
+        }
+        let (start, end) = keys::kv_bounds(&c.key, &c.range_end);
+        let found = self.w.scan(&start, &end)?;
+        if found.is_empty() {
+            return Ok(compare_kv(c, None));
+        }
+        for (_, v) in &found {
+            if !compare_kv(c, Some(&decode_kv(v)?)) {
+                return Ok(false);
             }
-            (Ok(CompareTarget::Version), Some(TargetUnion::Version(n))) => {
-                kv.map_or(0, |k| k.version).cmp(n)
-            }
-            (Ok(CompareTarget::Create), Some(TargetUnion::CreateRevision(n))) => {
-                kv.map_or(0, |k| k.create_revision).cmp(n)
-            }
-            (Ok(CompareTarget::Mod), Some(TargetUnion::ModRevision(n))) => {
-                kv.map_or(0, |k| k.mod_revision).cmp(n)
-            }
-            (Ok(CompareTarget::Lease), Some(TargetUnion::Lease(n))) => {
-                kv.map_or(0, |k| k.lease).cmp(n)
-            }
-            // A target without a matching operand never holds.
-            _ => return Ok(false),
-        };
-        use std::cmp::Ordering::*;
-        Ok(match CompareResult::try_from(c.result) {
-            Ok(CompareResult::Equal) => ordering == Equal,
-            Ok(CompareResult::NotEqual) => ordering != Equal,
-            Ok(CompareResult::Greater) => ordering == Greater,
-            Ok(CompareResult::Less) => ordering == Less,
-            Err(_) => false,
-        })
+        }
+        Ok(true)
     }
 
     fn compact(&mut self, revision: i64) -> Result<pb::CompactionResponse, Failure> {
@@ -296,6 +304,53 @@ impl Applier<'_, '_> {
         Ok(pb::LeaseRevokeResponse {
             header: self.header(),
         })
+    }
+}
+
+/// A transaction with every compare evaluated: the operations of the branches it takes.
+struct Decided {
+    succeeded: bool,
+    steps: Vec<Step>,
+}
+
+enum Step {
+    Range(pb::RangeRequest),
+    Put(pb::PutRequest),
+    Delete(pb::DeleteRangeRequest),
+    Txn(Decided),
+}
+
+/// Whether one key (None: missing) satisfies a compare.
+fn compare_kv(c: &pb::Compare, kv: Option<&pb::KeyValue>) -> bool {
+    use compare::{CompareResult, CompareTarget, TargetUnion};
+    let ordering = match (CompareTarget::try_from(c.target), &c.target_union) {
+        (Ok(CompareTarget::Value), Some(TargetUnion::Value(want))) => {
+            // A missing key has no value to compare: the comparison fails, as in etcd.
+            match kv {
+                None => return false,
+                Some(kv) => kv.value.as_slice().cmp(want.as_slice()),
+            }
+        }
+        (Ok(CompareTarget::Version), Some(TargetUnion::Version(n))) => {
+            kv.map_or(0, |k| k.version).cmp(n)
+        }
+        (Ok(CompareTarget::Create), Some(TargetUnion::CreateRevision(n))) => {
+            kv.map_or(0, |k| k.create_revision).cmp(n)
+        }
+        (Ok(CompareTarget::Mod), Some(TargetUnion::ModRevision(n))) => {
+            kv.map_or(0, |k| k.mod_revision).cmp(n)
+        }
+        (Ok(CompareTarget::Lease), Some(TargetUnion::Lease(n))) => kv.map_or(0, |k| k.lease).cmp(n),
+        // A target without a matching operand never holds.
+        _ => return false,
+    };
+    use std::cmp::Ordering::*;
+    match CompareResult::try_from(c.result) {
+        Ok(CompareResult::Equal) => ordering == Equal,
+        Ok(CompareResult::NotEqual) => ordering != Equal,
+        Ok(CompareResult::Greater) => ordering == Greater,
+        Ok(CompareResult::Less) => ordering == Less,
+        Err(_) => false,
     }
 }
 

@@ -316,6 +316,14 @@ impl KvState {
         }
     }
 
+    /// Bytes the node's database takes on disk (the Raft log included).
+    pub fn size_on_disk(&self) -> Result<u64, ReadError> {
+        self.inner
+            .db
+            .size_on_disk()
+            .map_err(|e| ReadError::Storage(e.to_string()))
+    }
+
     /// Every lease and its granted TTL.
     pub async fn leases(&self) -> BTreeMap<i64, i64> {
         self.inner.meta.read().await.leases.clone()

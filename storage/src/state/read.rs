@@ -12,7 +12,8 @@ use crate::codec::decode;
 use crate::error::ApplyError;
 use crate::pb;
 
-/// Applies limit / keys_only / count_only to the matching pairs, in key order.
+/// Shapes the matching pairs (given in key order) as etcd does: the revision filters, then the
+/// sort, then the limit, then keys_only. `count` is every match, filtered out or not.
 pub fn shape_range(
     mut kvs: Vec<pb::KeyValue>,
     req: &pb::RangeRequest,
@@ -22,6 +23,8 @@ pub fn shape_range(
     if req.count_only {
         kvs.clear();
     }
+    kvs.retain(|kv| passes_filters(kv, req));
+    sort(&mut kvs, req);
     let mut more = false;
     if req.limit > 0 && kvs.len() as i64 > req.limit {
         kvs.truncate(req.limit as usize);
@@ -38,6 +41,43 @@ pub fn shape_range(
         more,
         count,
     }
+}
+
+fn passes_filters(kv: &pb::KeyValue, req: &pb::RangeRequest) -> bool {
+    let within = |v: i64, min: i64, max: i64| (min == 0 || v >= min) && (max == 0 || v <= max);
+    within(kv.mod_revision, req.min_mod_revision, req.max_mod_revision)
+        && within(
+            kv.create_revision,
+            req.min_create_revision,
+            req.max_create_revision,
+        )
+}
+
+/// Sorts by the requested target; ties keep key order. No order and the key target leave the
+/// pairs as they are (key order); no order and another target sort ascending.
+fn sort(kvs: &mut [pb::KeyValue], req: &pb::RangeRequest) {
+    use pb::range_request::{SortOrder, SortTarget};
+    let target = SortTarget::try_from(req.sort_target).unwrap_or(SortTarget::Key);
+    let order = match SortOrder::try_from(req.sort_order) {
+        Ok(SortOrder::None) if target == SortTarget::Key => return,
+        Ok(SortOrder::None) | Ok(SortOrder::Ascend) => SortOrder::Ascend,
+        Ok(SortOrder::Descend) => SortOrder::Descend,
+        Err(_) => return,
+    };
+    kvs.sort_by(|a, b| {
+        let by_target = match target {
+            SortTarget::Key => a.key.cmp(&b.key),
+            SortTarget::Version => a.version.cmp(&b.version),
+            SortTarget::Create => a.create_revision.cmp(&b.create_revision),
+            SortTarget::Mod => a.mod_revision.cmp(&b.mod_revision),
+            SortTarget::Value => a.value.cmp(&b.value),
+        };
+        let ordering = by_target.then_with(|| a.key.cmp(&b.key));
+        match order {
+            SortOrder::Descend => ordering.reverse(),
+            _ => ordering,
+        }
+    });
 }
 
 /// Revision-stamped events, oldest first.
