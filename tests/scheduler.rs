@@ -92,12 +92,23 @@ fn spawn_worker(
                     }],
                     failure: vec![],
                 };
-                if !c
-                    .txn(claim)
-                    .await
-                    .map(|r| r.into_inner().succeeded)
-                    .unwrap_or(false)
-                {
+                let claimed = match c.txn(claim).await {
+                    Ok(r) => r.into_inner().succeeded,
+                    // The outcome is unknown (the leader died with the write in flight): only
+                    // this worker deletes its snapshots, so the key being gone means the claim
+                    // took effect, and the run is this worker's to do.
+                    Err(_) => loop {
+                        let read = RangeRequest {
+                            key: kv.key.clone(),
+                            ..Default::default()
+                        };
+                        match c.range(read).await {
+                            Ok(r) => break r.into_inner().kvs.is_empty(),
+                            Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+                        }
+                    },
+                };
+                if !claimed {
                     continue;
                 }
                 let snap =
