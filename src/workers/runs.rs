@@ -14,7 +14,7 @@ use tonic::Status;
 
 use super::limits;
 use crate::kv::{ops, Kv};
-use crate::model::{keys, ExecuteStatus, JobExecuteSnapshot, JobSnapshot, WireJson};
+use crate::model::{keys, JobExecuteSnapshot, JobSnapshot, WireJson};
 use crate::pb::forest::Result as RunResult;
 use crate::pb::kv::TxnRequest;
 
@@ -94,20 +94,7 @@ async fn going(
     Ok(None)
 }
 
-/// Statuses a worker may end a run with; the others (timeout, lost, missed) are the
-/// scheduler's to give.
-fn worker_status(code: i32) -> Option<ExecuteStatus> {
-    let s = ExecuteStatus::from_code(code.into());
-    [
-        ExecuteStatus::SUCCESS,
-        ExecuteStatus::UNKNOWN_TARGET,
-        ExecuteStatus::ERROR,
-        ExecuteStatus::CANCELLED,
-    ]
-    .contains(&s)
-    .then_some(s)
-}
-
+/// Records a result (checked by [`limits::check_message`]) as the run's final report.
 pub async fn finish(
     kv: &Kv,
     group: &str,
@@ -115,22 +102,36 @@ pub async fn finish(
     r: &RunResult,
     progress: &str,
 ) -> Result<Result<(), Refusal>, Status> {
-    let status = worker_status(r.status).ok_or_else(|| {
-        Status::invalid_argument(format!(
-            "status {} is not one a worker reports (2, 3, -1 or -5)",
-            r.status
-        ))
-    })?;
-    limits::check_text("result", &r.result)?;
-    limits::check_text("output", &r.output)?;
     let key = keys::execute_snapshot(group, worker, &r.snapshot_id);
-    let Some((mut run, rev)) = going(kv, group, worker, &r.snapshot_id).await? else {
+    let Some((run, rev)) = going(kv, group, worker, &r.snapshot_id).await? else {
         return Ok(Err(
             "no run of that id is going under this worker (never claimed, or closed: timed out or lost)".into(),
         ));
     };
-    let now = Local::now().naive_local();
-    let finished = local_time(r.finished_at_ms).unwrap_or(now);
+    let run = report(run, r, progress, &Local::now().naive_local())?;
+    let txn = TxnRequest {
+        compare: vec![ops::mod_revision_is(&key, rev)],
+        success: vec![ops::put(&key, run.to_json())],
+        failure: vec![],
+    };
+    let ok = kv.txn(txn).await.map_err(Status::from)?.succeeded;
+    Ok(if ok {
+        Ok(())
+    } else {
+        Err("the run was closed while the result was on its way".into())
+    })
+}
+
+/// The final report of a `run` still going, from the worker's result and the output kept
+/// from its progress; `now` stands in for a finish time the worker did not give.
+pub fn report(
+    mut run: JobExecuteSnapshot,
+    r: &RunResult,
+    progress: &str,
+    now: &NaiveDateTime,
+) -> Result<JobExecuteSnapshot, Status> {
+    let status = limits::result_status(r.status)?;
+    let finished = local_time(r.finished_at_ms).unwrap_or(*now);
     if let Some(started) = local_time(r.started_at_ms) {
         run.start_time = crate::model::snapshot::format_time(&started);
     }
@@ -146,15 +147,5 @@ pub async fn finish(
         limits::append_tail(&mut output, &r.output);
     }
     run.output = output;
-    let txn = TxnRequest {
-        compare: vec![ops::mod_revision_is(&key, rev)],
-        success: vec![ops::put(&key, run.to_json())],
-        failure: vec![],
-    };
-    let ok = kv.txn(txn).await.map_err(Status::from)?.succeeded;
-    Ok(if ok {
-        Ok(())
-    } else {
-        Err("the run was closed while the result was on its way".into())
-    })
+    Ok(run)
 }
