@@ -8,6 +8,9 @@
 pub mod cli;
 pub mod cluster;
 pub mod cron;
+/// The fuzz targets' bodies, for `fuzz/` and the regression tests.
+#[doc(hidden)]
+pub mod fuzz;
 pub mod history;
 pub mod http;
 pub mod jobs;
