@@ -35,6 +35,7 @@ pub struct JobFilter {
     /// Jobs whose id, name, target or remark contains this text (case-insensitive).
     q: Option<String>,
     /// 1 running, 2 paused.
+    #[param(minimum = 1, maximum = 2)]
     status: Option<i64>,
 }
 
@@ -209,6 +210,7 @@ async fn run_job(
 #[into_params(parameter_in = Query)]
 pub struct Count {
     /// How many (1..=100, default 5).
+    #[param(minimum = 1, maximum = 100, default = 5)]
     count: Option<usize>,
 }
 
@@ -249,6 +251,8 @@ pub struct CronPreview {
     timezone: String,
     #[serde(default)]
     cron_syntax: CronSyntax,
+    /// How many (1..=100, default 5).
+    #[schema(minimum = 1, maximum = 100, default = 5)]
     count: Option<usize>,
 }
 

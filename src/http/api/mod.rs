@@ -43,6 +43,8 @@ pub fn router() -> axum::Router<AppState> {
                 .merge(cluster::router()),
         )
         .split_for_parts();
+    let mut doc = doc;
+    document_refusals(&mut doc);
     let doc = std::sync::Arc::new(doc);
     routes.route(
         &format!("{BASE}/openapi.json"),
@@ -51,6 +53,63 @@ pub fn router() -> axum::Router<AppState> {
             async move { axum::Json(doc.as_ref().clone()) }
         }),
     )
+}
+
+/// Adds to every operation the answers its extractors give before its handler runs, which
+/// no `#[utoipa::path]` lists: 400 for a query or path that does not parse or a body that is
+/// not the JSON the route reads, 413 for a body over [`super::MAX_BODY_BYTES`] and 415 for one
+/// without `Content-Type: application/json`. Also gives each answer the description OpenAPI
+/// requires (its reason phrase) where the declaration has none.
+fn document_refusals(doc: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::{RefOr, Response};
+    let error = |description: &str| -> RefOr<Response> {
+        let body = utoipa::openapi::Content::new(Some(utoipa::openapi::Ref::from_schema_name(
+            "ErrorBody",
+        )));
+        utoipa::openapi::ResponseBuilder::new()
+            .description(description)
+            .content("application/json", body)
+            .build()
+            .into()
+    };
+    for item in doc.paths.paths.values_mut() {
+        let ops = [
+            &mut item.get,
+            &mut item.put,
+            &mut item.post,
+            &mut item.delete,
+            &mut item.patch,
+        ];
+        for op in ops.into_iter().flatten() {
+            let takes_params = op.parameters.as_ref().is_some_and(|p| !p.is_empty());
+            let takes_body = op.request_body.is_some();
+            let answers = &mut op.responses.responses;
+            let mut add = |status: &str, description: &str| {
+                answers
+                    .entry(status.to_string())
+                    .or_insert_with(|| error(description));
+            };
+            if takes_params || takes_body {
+                add("400", "The request is not valid, and why");
+            }
+            if takes_body {
+                add("413", "The body is too large");
+                add("415", "The body is not sent as application/json");
+            }
+            for (status, answer) in answers.iter_mut() {
+                if let RefOr::T(answer) = answer {
+                    if answer.description.is_empty() {
+                        answer.description = status
+                            .parse::<axum::http::StatusCode>()
+                            .ok()
+                            .and_then(|s| s.canonical_reason())
+                            .unwrap_or("Answer")
+                            .to_string();
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// Which page of a list: 1-based, `pageSize` items (default 50, at most 1000).
