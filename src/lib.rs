@@ -5,6 +5,7 @@
 //! ([`model`]). [`server`] assembles a running node; [`worker`] is the ready-made worker (on
 //! `forest-sdk`); [`cli`] is the command line.
 
+pub mod auth;
 pub mod cli;
 pub mod cluster;
 pub mod cron;

@@ -13,6 +13,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::*;
+use fantoccini::elements::Element;
+use fantoccini::error::CmdError;
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{json, Value};
 
@@ -23,6 +25,8 @@ const DEADLINE: Duration = Duration::from_secs(20);
 struct Browser {
     client: Client,
     driver: Child,
+    /// chromedriver's address, where a new session is asked for.
+    url: String,
     shots: PathBuf,
 }
 
@@ -53,6 +57,24 @@ async fn browser(log_dir: &std::path::Path) -> Option<Browser> {
             .spawn()
             .unwrap_or_else(|e| panic!("{chromedriver} starts: {e}"))
     };
+    let url = format!("http://127.0.0.1:{port}");
+    let client = session(&url).await;
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target"));
+    let shots = target.join("ui-screenshots");
+    std::fs::create_dir_all(&shots).expect("the screenshot directory");
+    Some(Browser {
+        client,
+        driver,
+        url,
+        shots,
+    })
+}
+
+/// A new headless Chromium session (a fresh profile: nothing kept from another) from the
+/// chromedriver at `url`, waiting for it to listen.
+async fn session(url: &str) -> Client {
     let mut caps = serde_json::Map::new();
     caps.insert(
         "goog:chromeOptions".into(),
@@ -63,30 +85,29 @@ async fn browser(log_dir: &std::path::Path) -> Option<Browser> {
         b.capabilities(caps);
         b
     };
-    let url = format!("http://127.0.0.1:{port}");
     let deadline = Instant::now() + DEADLINE;
-    let client = loop {
-        match builder.connect(&url).await {
-            Ok(c) => break c,
+    loop {
+        match builder.connect(url).await {
+            Ok(c) => return c,
             Err(_) if Instant::now() < deadline => {
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
-            Err(e) => panic!("no WebDriver session from {chromedriver}: {e}"),
+            Err(e) => panic!("no WebDriver session from {url}: {e}"),
         }
-    };
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target"));
-    let shots = target.join("ui-screenshots");
-    std::fs::create_dir_all(&shots).expect("the screenshot directory");
-    Some(Browser {
-        client,
-        driver,
-        shots,
-    })
+    }
 }
 
 impl Browser {
+    /// Closes the browser and opens another, as a person does between two visits.
+    async fn restart(&mut self) {
+        self.client
+            .clone()
+            .close()
+            .await
+            .expect("the session closes");
+        self.client = session(&self.url).await;
+    }
+
     async fn open(&self, base: &str, hash: &str) {
         self.client
             .goto(&format!("{base}/#/{hash}"))
@@ -117,34 +138,55 @@ impl Browser {
     }
 
     /// Waits for an element matching `css`.
-    async fn find(&self, css: &str) -> fantoccini::elements::Element {
-        self.until(
-            &format!("an element {css}"),
-            &format!("return document.querySelector({css:?}) !== null"),
-        )
-        .await;
-        self.client
-            .find(Locator::Css(css))
-            .await
-            .expect("the element is there")
+    async fn find(&self, css: &str) -> Element {
+        let deadline = Instant::now() + DEADLINE;
+        loop {
+            self.until(
+                &format!("an element {css}"),
+                &format!("return document.querySelector({css:?}) !== null"),
+            )
+            .await;
+            match self.client.find(Locator::Css(css)).await {
+                Ok(el) => return el,
+                // Redrawn between the two looks.
+                Err(e) if e.is_no_such_element() && Instant::now() < deadline => {}
+                Err(e) => panic!("the element {css}: {e}"),
+            }
+        }
+    }
+
+    /// Does `act` to the element `css`, again if it was redrawn meanwhile: a live page is drawn
+    /// anew on events and when its event stream opens.
+    async fn on<F, Fut>(&self, css: &str, act: F)
+    where
+        F: Fn(Element) -> Fut,
+        Fut: std::future::Future<Output = Result<(), CmdError>>,
+    {
+        let deadline = Instant::now() + DEADLINE;
+        loop {
+            match act(self.find(css).await).await {
+                Ok(()) => return,
+                Err(e) if e.is_stale_element_reference() && Instant::now() < deadline => {}
+                Err(e) => panic!("the element {css}: {e}"),
+            }
+        }
     }
 
     async fn click(&self, css: &str) {
-        self.find(css).await.click().await.expect("click");
+        self.on(css, |el| async move { el.click().await }).await;
     }
 
     async fn type_into(&self, css: &str, text: &str) {
-        let el = self.find(css).await;
-        el.clear().await.expect("clear");
-        el.send_keys(text).await.expect("type");
+        self.on(css, |el| async move {
+            el.clear().await?;
+            el.send_keys(text).await
+        })
+        .await;
     }
 
     async fn select(&self, css: &str, value: &str) {
-        self.find(css)
-            .await
-            .select_by_value(value)
-            .await
-            .expect("select");
+        self.on(css, |el| async move { el.select_by_value(value).await })
+            .await;
     }
 
     /// The visible text of `css`, or "" if there is none.
@@ -175,6 +217,8 @@ impl Browser {
 struct Api {
     http: reqwest::Client,
     base: String,
+    /// The bearer token, for a node run with `--auth`.
+    token: Option<String>,
 }
 
 impl Api {
@@ -182,6 +226,9 @@ impl Api {
         let mut req = self
             .http
             .request(method.clone(), format!("{}/api/v1{path}", self.base));
+        if let Some(t) = &self.token {
+            req = req.bearer_auth(t);
+        }
         if let Some(b) = body {
             req = req
                 .header("content-type", "application/json")
@@ -217,10 +264,20 @@ async fn a_person_runs_forest_from_the_browser() {
     let api = Api {
         http: reqwest::Client::new(),
         base: base.clone(),
+        token: None,
     };
     api.post("/groups", json!({"name": "ops", "remark": "operations"}))
         .await;
     let _worker = worker_process(cluster.dir.path(), &cluster.endpoints(), "ops", "w1");
+
+    // Without --auth nobody signs in or out, and there are no tokens to manage.
+    b.open(&base, "dashboard").await;
+    b.find("[data-test=card-health]").await;
+    b.until(
+        "no sign-in, sign-out or tokens page",
+        "return document.getElementById('sign-in').hidden && document.querySelector('[data-test=sign-out]').hidden && document.querySelector('#nav a[data-page=tokens]').hidden",
+    )
+    .await;
 
     // A job made in the form, its fire times previewed as the expression is typed.
     b.open(&base, "job-form").await;
@@ -440,4 +497,216 @@ async fn a_person_runs_forest_from_the_browser() {
     )
     .await;
     b.shot("menu-phone").await;
+}
+
+/// The sign-in page's form, its token typed in and sent.
+async fn sign_in(b: &Browser, token: &str) {
+    b.type_into("[data-test=sign-in-form] [data-test=field-token]", token)
+        .await;
+    b.click("[data-test=sign-in-form] [data-test=submit]").await;
+}
+
+#[tokio::test]
+async fn a_person_signs_in_with_a_token_and_makes_another() {
+    let cluster = Cluster::start(1, &["--auth"]).await;
+    let Some(mut b) = browser(cluster.dir.path()).await else {
+        return;
+    };
+    let node = &cluster.nodes[0];
+    let base = format!("http://{}", node.http);
+    let admin_token = node.admin_token().await;
+    let admin = Api {
+        http: reqwest::Client::new(),
+        base: base.clone(),
+        token: Some(admin_token.clone()),
+    };
+    admin
+        .post("/groups", json!({"name": "ops", "remark": ""}))
+        .await;
+    let job = admin
+        .post(
+            "/jobs",
+            json!({"name": "nightly", "group": "ops", "cron": "0 0 3 * * *", "status": 2, "target": "shell", "params": "true"}),
+        )
+        .await;
+    let job_row = format!(
+        "[data-test=jobs] tr[data-id=\"{}\"]",
+        job["id"].as_str().unwrap()
+    );
+
+    // Without a token the UI asks for one, in the app's stead.
+    b.open(&base, "jobs").await;
+    b.find("[data-test=page-sign-in]").await;
+    b.until(
+        "the menu and the page hidden",
+        "return getComputedStyle(document.getElementById('nav')).display === 'none' && getComputedStyle(document.querySelector('main')).display === 'none'",
+    )
+    .await;
+
+    // A wrong token is refused in the server's words.
+    sign_in(&b, "fst_0000_wrong").await;
+    let refusal = b
+        .until(
+            "the refusal under the form",
+            "const e = document.querySelector('[data-test=sign-in-form] [data-test=form-error]'); return !e.hidden && e.textContent",
+        )
+        .await;
+    assert!(
+        refusal.as_str().unwrap().contains("not valid"),
+        "the server's reason: {refusal}"
+    );
+    b.shot("sign-in").await;
+
+    // The administrator's token opens the page that was asked for, and the event stream.
+    sign_in(&b, &admin_token).await;
+    b.find(&job_row).await;
+    b.find("[data-test=live][data-state=on]").await;
+    let kept = b
+        .client
+        .execute(
+            "const t = arguments[0]; return [sessionStorage.getItem('forest.token') === t, location.href.includes(t), Object.values(localStorage).some(v => v.includes(t))]",
+            vec![json!(admin_token)],
+        )
+        .await
+        .expect("the storage read");
+    assert_eq!(
+        kept,
+        json!([true, false, false]),
+        "the token is in the tab's session storage only"
+    );
+
+    // A viewer token made on the tokens page, shown once with a way to copy it.
+    b.click("#nav a[data-page=tokens]").await;
+    b.type_into("[data-test=token-form] [data-test=field-name]", "reader")
+        .await;
+    b.select("[data-test=token-form] [data-test=field-role]", "viewer")
+        .await;
+    b.click("[data-test=token-form] [data-test=submit]").await;
+    let viewer_token = b
+        .until(
+            "the new token shown",
+            "const i = document.querySelector('[data-test=new-token-text]'); return i && i.value",
+        )
+        .await;
+    let viewer_token = viewer_token.as_str().unwrap().to_string();
+    b.click("[data-test=new-token] [data-test=copy]").await;
+    b.until(
+        "the copy confirmed",
+        "const n = document.querySelector('[data-test=notice]'); return !n.hidden && n.textContent",
+    )
+    .await;
+    let listed = admin.get("/tokens").await;
+    let reader = listed["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["name"] == "reader")
+        .unwrap_or_else(|| panic!("the new token is listed: {listed}"));
+    assert_eq!(reader["role"], "viewer");
+    assert!(
+        viewer_token.starts_with(&format!("fst_{}_", reader["id"].as_str().unwrap())),
+        "the token shown is the one listed: {viewer_token} {reader}"
+    );
+    b.find(&format!(
+        "[data-test=tokens] tr[data-id=\"{}\"] [data-test=role]",
+        reader["id"].as_str().unwrap()
+    ))
+    .await;
+    b.shot("tokens").await;
+
+    // Signed out: the sign-in page again, the token gone from the tab.
+    b.click("[data-test=sign-out]").await;
+    b.find("[data-test=page-sign-in]").await;
+    assert_eq!(
+        b.client
+            .execute("return sessionStorage.length", vec![])
+            .await
+            .unwrap(),
+        json!(0)
+    );
+
+    // The viewer reads, has no tokens page, and is refused a delete and a new group in the
+    // server's words, where each was asked for, still signed in.
+    b.open(&base, "jobs").await;
+    sign_in(&b, &viewer_token).await;
+    b.find(&job_row).await;
+    b.until(
+        "no tokens page in the menu",
+        "return document.querySelector('#nav a[data-page=tokens]').hidden",
+    )
+    .await;
+    b.click(&format!("{job_row} [data-test=delete]")).await;
+    b.confirm().await;
+    let refused = b
+        .until(
+            "the refusal in the banner",
+            "const e = document.querySelector('[data-test=error]'); return !e.hidden && e.textContent",
+        )
+        .await;
+    assert!(
+        refused.as_str().unwrap().contains("may not"),
+        "the server's reason: {refused}"
+    );
+    b.find(&job_row).await;
+    b.open(&base, "groups").await;
+    b.type_into("[data-test=group-form] [data-test=field-name]", "mine")
+        .await;
+    b.click("[data-test=group-form] [data-test=submit]").await;
+    let refused = b
+        .until(
+            "the refusal under the form",
+            "const e = document.querySelector('[data-test=group-form] [data-test=form-error]'); return !e.hidden && e.textContent",
+        )
+        .await;
+    assert!(
+        refused.as_str().unwrap().contains("may not"),
+        "the server's reason: {refused}"
+    );
+    assert_eq!(
+        b.text_of("[data-test=sign-in]").await,
+        "",
+        "still signed in"
+    );
+    b.shot("refused").await;
+
+    // A reload keeps the session.
+    b.open(&base, "jobs").await;
+    b.client.refresh().await.expect("reload");
+    b.find(&job_row).await;
+
+    // A token revoked meanwhile: the next request is refused and the sign-in page says why.
+    admin
+        .call(
+            reqwest::Method::DELETE,
+            &format!("/tokens/{}", reader["id"].as_str().unwrap()),
+            None,
+        )
+        .await;
+    b.click("[data-test=page-jobs] .actions button").await;
+    let why = b
+        .until(
+            "the reason on the sign-in page",
+            "const e = document.querySelector('[data-test=sign-in-reason]'); return e && e.textContent",
+        )
+        .await;
+    assert!(
+        why.as_str().unwrap().contains("not valid"),
+        "the server's reason: {why}"
+    );
+
+    // A new browser session starts signed out.
+    sign_in(&b, &admin_token).await;
+    b.find(&job_row).await;
+    b.restart().await;
+    b.open(&base, "jobs").await;
+    b.find("[data-test=page-sign-in]").await;
+
+    // In Chinese too.
+    b.click("[data-test=lang]").await;
+    b.until(
+        "the Chinese sign-in page",
+        "return document.querySelector('[data-test=page-sign-in] h1').textContent === '登录'",
+    )
+    .await;
+    b.shot("sign-in-zh").await;
 }

@@ -1,11 +1,17 @@
 //! The ready-made worker, `forest worker`, as users run it: real node processes, real worker
-//! processes, shell jobs. Node deaths, worker deaths and timeouts, checked from the history.
+//! processes, shell jobs. Node deaths, worker deaths and timeouts, checked from the history;
+//! what a worker refuses to run, checked through the REST API.
 
 mod common;
 
+use std::time::{Duration, Instant};
+
+use common::http::Api;
 use common::*;
 use forest::model::job::Retries;
 use forest::model::{keys, ExecuteStatus, JobConf, JobExecuteSnapshot, WireJson};
+use reqwest::StatusCode;
+use serde_json::{json, Value};
 
 /// A shell job that fires once, two seconds from now.
 fn shell_once(id: &str, group: &str, command: &str) -> JobConf {
@@ -152,4 +158,155 @@ async fn a_shell_job_over_its_timeout_is_stopped_with_its_children() {
         }
     })
     .await;
+}
+
+/// A group with one worker started with `flags`, on a single node; the node's API.
+async fn group_with_worker(cluster: &Cluster, group: &str, worker: &str, flags: &[&str]) -> Proc {
+    let api = Api::new(&cluster.nodes[0].http);
+    let (status, body) = api
+        .post("/api/v1/groups", json!({"name": group, "remark": ""}))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let w = worker_process_with(
+        cluster.dir.path(),
+        &cluster.endpoint(1),
+        group,
+        worker,
+        flags,
+    );
+    let online = format!("/api/v1/workers?group={group}");
+    eventually(&format!("worker {worker} is online"), || async {
+        api.ok(&online).await["items"][0]["name"] == json!(worker)
+    })
+    .await;
+    w
+}
+
+/// Runs, once and at once, a paused job of `target` with `params` in `group`; the run as
+/// `GET /api/v1/executions/{id}` shows it once it has ended, and how long that took.
+async fn run_once(api: &Api, group: &str, target: &str, params: &str) -> (Value, Duration) {
+    let (status, job) = api
+        .post(
+            "/api/v1/jobs",
+            json!({"name": "once", "group": group, "cron": "0 0 0 1 1 *", "target": target,
+                   "params": params, "status": 2}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{job}");
+    let id = job["id"].as_str().expect("a job id");
+    let asked = Instant::now();
+    let (status, queued) = api.post(&format!("/api/v1/jobs/{id}/run"), json!({})).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{queued}");
+    let run = format!(
+        "/api/v1/executions/{}",
+        queued["snapshotId"].as_str().expect("a snapshot id")
+    );
+    eventually(&format!("{run} ends"), || async {
+        let (status, r) = api.get(&run).await;
+        status == StatusCode::OK && r["status"] != json!(1)
+    })
+    .await;
+    (api.ok(&run).await, asked.elapsed())
+}
+
+/// A refused run: at once, status -1, the result `refused: …` with `says` in it.
+fn assert_refused(run: &Value, took: Duration, says: &str) {
+    assert_eq!(
+        (run["status"].clone(), run["statusName"].clone()),
+        (json!(-1), json!("error")),
+        "{run}"
+    );
+    let result = run["result"].as_str().expect("a result");
+    assert!(
+        result.starts_with("refused: ") && result.contains(says),
+        "{result}"
+    );
+    assert!(took < Duration::from_secs(10), "took {took:?} to refuse");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_runs_only_the_shell_commands_it_allows() {
+    let cluster = Cluster::start(1, &[]).await;
+    let api = Api::new(&cluster.nodes[0].http);
+    let _closed = group_with_worker(&cluster, "closed", "c", &[]).await;
+    let _narrow = group_with_worker(
+        &cluster,
+        "narrow",
+        "n",
+        &["--allow-shell", "--shell-allow", "echo [a-z ]*"],
+    )
+    .await;
+    let victim = cluster.dir.path().join("victim");
+    std::fs::create_dir(&victim).unwrap();
+    let rm = format!("rm -rf {}", victim.display());
+
+    let (run, took) = run_once(&api, "closed", "shell", &rm).await;
+    assert_refused(
+        &run,
+        took,
+        "shell commands are not allowed on this worker (start it with --allow-shell)",
+    );
+    // The worker says why, under the run's ids, and never what the command was.
+    let log = std::fs::read_to_string(cluster.dir.path().join("worker-c.log")).unwrap();
+    let ids = [run["id"].as_str().unwrap(), run["jobId"].as_str().unwrap()];
+    assert!(
+        log.lines().any(|l| l.contains("WARN")
+            && l.contains("refused")
+            && ids.iter().all(|id| l.contains(id))),
+        "{log}"
+    );
+    assert!(!log.contains("rm -rf"), "{log}");
+
+    let (run, _) = run_once(&api, "narrow", "shell", "echo hi").await;
+    assert_eq!(run["status"], json!(2), "{run}");
+    assert_eq!(run["output"], json!("hi\n"), "{run}");
+    for refused in [rm.clone(), format!("echo hi; {rm}")] {
+        let (run, took) = run_once(&api, "narrow", "shell", &refused).await;
+        assert_refused(&run, took, "--shell-allow");
+    }
+    assert!(victim.exists(), "a refused command ran");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_calls_only_the_hosts_it_allows() {
+    let cluster = Cluster::start(1, &[]).await;
+    let api = Api::new(&cluster.nodes[0].http);
+    let _w = group_with_worker(&cluster, "web", "h", &["--http-allow", "127.0.0.1"]).await;
+    // The node's own API is the server to call: it listens on 127.0.0.1.
+    let (_, port) = cluster.nodes[0].http.rsplit_once(':').unwrap();
+    let call =
+        |host: &str| json!({"url": format!("http://{host}:{port}/api/v1/cluster")}).to_string();
+
+    let (run, _) = run_once(&api, "web", "http", &call("127.0.0.1")).await;
+    assert_eq!(run["status"], json!(2), "{run}");
+    assert!(
+        run["result"].as_str().unwrap().starts_with("200 OK"),
+        "{run}"
+    );
+    // The same server by another name: hosts are matched as written, never resolved.
+    let (run, took) = run_once(&api, "web", "http", &call("localhost")).await;
+    assert_refused(
+        &run,
+        took,
+        &format!("localhost:{port} is not in this worker's --http-allow list"),
+    );
+    // A shell job on a worker started for HTTP only.
+    let (run, took) = run_once(&api, "web", "shell", "true").await;
+    assert_refused(&run, took, "--allow-shell");
+}
+
+#[test]
+fn a_bad_allow_flag_stops_the_worker_at_start_and_names_it() {
+    for (flags, names) in [
+        (&["--allow-shell", "--shell-allow", "echo ("][..], "echo ("),
+        (&["--http-allow", "api.*.com"][..], "api.*.com"),
+        (&["--shell-allow", "echo .*"][..], "--allow-shell"),
+    ] {
+        let out = cli(&[&["worker", "--group", "g"][..], flags].concat());
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            !out.status.success() && stderr.contains(names),
+            "{flags:?}: {stderr}"
+        );
+    }
 }

@@ -1,7 +1,16 @@
-// The one door to the server: every request and the event stream go through here, so adding a
-// bearer token (and sending a 401 to a sign-in page) later is a change to this file alone.
+// The one door to the server: every request and the event stream go through here, carrying the
+// session's token when there is one. A server run with --auth refuses a missing or bad token
+// (401): the token is forgotten and the app is told, so it can ask for another.
 
 const BASE = '/api/v1';
+
+/**
+ * The token lives in this tab's sessionStorage: it survives a reload, not the tab, and never
+ * reaches localStorage or the address bar.
+ */
+const TOKEN_KEY = 'forest.token';
+/** Whether the token may manage tokens (found out once, at sign-in). */
+const ADMIN_KEY = 'forest.admin';
 
 /** A failed request: the server's `{"error":{"code","message"}}`, or what went wrong on the way. */
 class ApiError extends Error {
@@ -22,8 +31,30 @@ function query(params) {
   return s ? `?${s}` : '';
 }
 
-async function request(method, path, { params, body } = {}) {
+let onSignedOut = () => {};
+
+/**
+ * `fn(reason)` runs when the session ends: the server refused its token (`reason` is the
+ * server's message, or '' when no token had been given), or the user signed out ('').
+ */
+export function whenSignedOut(fn) {
+  onSignedOut = fn;
+}
+
+function forget(reason) {
+  sessionStorage.removeItem(TOKEN_KEY);
+  sessionStorage.removeItem(ADMIN_KEY);
+  onSignedOut(reason);
+}
+
+/**
+ * `token`: the one to try (signing in), whose refusal is only thrown; by default the
+ * session's, whose refusal also ends the session.
+ */
+async function request(method, path, { params, body, token } = {}) {
+  const bearer = token ?? session.token();
   const init = { method, headers: { Accept: 'application/json' } };
+  if (bearer) init.headers.Authorization = `Bearer ${bearer}`;
   if (body !== undefined) {
     init.headers['Content-Type'] = 'application/json';
     init.body = JSON.stringify(body);
@@ -43,11 +74,16 @@ async function request(method, path, { params, body } = {}) {
   }
   if (!res.ok) {
     const err = data && data.error;
-    throw new ApiError(
+    const e = new ApiError(
       res.status,
       (err && err.code) || 'http',
       (err && err.message) || `${method} ${path}: ${res.status} ${res.statusText}`,
     );
+    // The session's token refused ends the session; one already replaced (a request sent before
+    // signing in again) is old news.
+    const sessions = token === undefined && bearer === session.token();
+    if (res.status === 401 && sessions) forget(bearer ? e.message : '');
+    throw e;
   }
   return data;
 }
@@ -59,21 +95,48 @@ export const api = {
   del: (path) => request('DELETE', path),
 };
 
+export const session = {
+  /** The token signed in with; null without one (and always on a server without --auth). */
+  token: () => sessionStorage.getItem(TOKEN_KEY),
+  isAdmin: () => sessionStorage.getItem(ADMIN_KEY) === 'yes',
+
+  /**
+   * Keeps `token` for this tab if the server takes it for reading (a worker's is refused);
+   * otherwise throws the server's reason. Whether it may manage tokens is asked once, here.
+   */
+  async signIn(token) {
+    await request('GET', '/cluster', { token });
+    const admin = await request('GET', '/tokens', { token }).then(() => true, () => false);
+    sessionStorage.setItem(TOKEN_KEY, token);
+    sessionStorage.setItem(ADMIN_KEY, admin ? 'yes' : 'no');
+  },
+
+  signOut: () => forget(''),
+};
+
 /** A path segment from a value (ids and group names may hold any character). */
 export const seg = encodeURIComponent;
 
 /** How long to wait before opening the stream again once the server has closed it. */
 const RECONNECT_MS = 5000;
 
+/** The open event stream and its pending reopening, if any. */
+let stream = null;
+
 /**
  * Server-sent events: `handlers` maps an event name (`run`, `job`, `worker`, `snapshot`,
  * `leader`, and `lagged` when the server dropped some for this browser) to a function of its
- * parsed data; `onState(true|false)` follows the connection.
+ * parsed data; `onState(true|false)` follows the connection. The token goes in the query
+ * (EventSource cannot set headers). One stream at a time: this closes any other.
  * EventSource retries a dropped connection by itself, but gives up on an HTTP error (a node
- * restarting behind a proxy answers 502): then a new one is opened after a pause.
+ * restarting behind a proxy answers 502, a refused token 401): then a new one is opened after
+ * a pause.
  */
 export function subscribe(handlers, onState) {
-  const source = new EventSource(`${BASE}/events`);
+  unsubscribe();
+  const source = new EventSource(`${BASE}/events${query({ access_token: session.token() })}`);
+  const current = { source, retry: null };
+  stream = current;
   for (const [name, handle] of Object.entries(handlers)) {
     source.addEventListener(name, (e) => {
       let data;
@@ -89,7 +152,14 @@ export function subscribe(handlers, onState) {
   source.onerror = () => {
     onState(false);
     if (source.readyState === EventSource.CLOSED) {
-      setTimeout(() => subscribe(handlers, onState), RECONNECT_MS);
+      current.retry = setTimeout(() => subscribe(handlers, onState), RECONNECT_MS);
     }
   };
+}
+
+export function unsubscribe() {
+  if (!stream) return;
+  stream.source.close();
+  clearTimeout(stream.retry);
+  stream = null;
 }

@@ -219,6 +219,12 @@ export function clearError() {
   document.getElementById('error').hidden = true;
 }
 
+/** Hides the error and the notice alike (signing out: neither is for whoever signs in next). */
+export function clearMessages() {
+  clearError();
+  document.getElementById('notice').hidden = true;
+}
+
 /** Shows a notice: text, or nodes such as a link to what was just made. */
 export function notify(...content) {
   clearError();

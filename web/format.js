@@ -17,6 +17,11 @@ export function time(v) {
   return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
 }
 
+/** Inputs give `2026-01-02T03:04` in the browser's zone; the API wants RFC 3339. */
+export function rfc3339(local) {
+  return local ? new Date(local).toISOString() : '';
+}
+
 export function duration(ms) {
   if (ms === undefined || ms === null) return '—';
   if (ms < 1000) return `${Math.round(ms)} ms`;

@@ -34,6 +34,8 @@ pub(crate) enum ConnError {
     HandshakeTimeout,
     #[error("the node answered the Hello with something other than a Welcome")]
     NoWelcome,
+    #[error("the token holds characters no header may carry")]
+    BadToken,
 }
 
 /// An open stream, welcomed.
@@ -43,18 +45,33 @@ pub(crate) struct Conn {
     pub(crate) welcome: pb::Welcome,
 }
 
-pub(crate) async fn open(endpoint: &Endpoint, hello: pb::Hello) -> Result<Conn, ConnError> {
-    tokio::time::timeout(HANDSHAKE_TIMEOUT, handshake(endpoint, hello))
+pub(crate) async fn open(
+    endpoint: &Endpoint,
+    hello: pb::Hello,
+    token: Option<&str>,
+) -> Result<Conn, ConnError> {
+    tokio::time::timeout(HANDSHAKE_TIMEOUT, handshake(endpoint, hello, token))
         .await
         .map_err(|_| ConnError::HandshakeTimeout)?
 }
 
-async fn handshake(endpoint: &Endpoint, hello: pb::Hello) -> Result<Conn, ConnError> {
+async fn handshake(
+    endpoint: &Endpoint,
+    hello: pb::Hello,
+    token: Option<&str>,
+) -> Result<Conn, ConnError> {
     let channel = endpoint.connect().await?;
     let (tx, rx) = mpsc::channel(OUTBOUND_BUFFER);
     send(&tx, Kind::Hello(hello)).await?;
+    let mut request = tonic::Request::new(ReceiverStream::new(rx));
+    if let Some(token) = token {
+        let value = format!("Bearer {token}")
+            .parse()
+            .map_err(|_| ConnError::BadToken)?;
+        request.metadata_mut().insert("authorization", value);
+    }
     let mut inbound = WorkerServiceClient::new(channel)
-        .connect(ReceiverStream::new(rx))
+        .connect(request)
         .await?
         .into_inner();
     match inbound.message().await? {

@@ -120,7 +120,7 @@ impl Session {
                     break;
                 }
                 let opened = tokio::select! {
-                    opened = connection::open(parsed, self.hello()) => opened,
+                    opened = connection::open(parsed, self.hello(), config.token.as_deref()) => opened,
                     () = phase_ends(&self.stop, &self.phase) => {
                         self.advance();
                         continue;

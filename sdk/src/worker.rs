@@ -36,6 +36,7 @@ pub struct Builder {
     drain_timeout: Duration,
     backoff: (Duration, Duration),
     version: String,
+    token: Option<String>,
 }
 
 /// A configured worker, ready to run.
@@ -53,6 +54,8 @@ pub(crate) struct Config {
     pub(crate) concurrency: usize,
     pub(crate) drain_timeout: Duration,
     pub(crate) backoff: (Duration, Duration),
+    /// The `Authorization: Bearer` value for clusters that run with `--auth`.
+    pub(crate) token: Option<String>,
 }
 
 impl Worker {
@@ -69,6 +72,7 @@ impl Worker {
             drain_timeout: Duration::from_secs(30),
             backoff: (Duration::from_millis(100), Duration::from_secs(10)),
             version: concat!("forest-sdk/", env!("CARGO_PKG_VERSION")).to_string(),
+            token: None,
         }
     }
 
@@ -106,6 +110,13 @@ impl Builder {
         S: Into<String>,
     {
         self.endpoints = endpoints.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// The worker token (`fst_…`, role worker, scoped to this group) for a cluster that runs
+    /// with `--auth`.
+    pub fn token(mut self, token: impl Into<String>) -> Self {
+        self.token = Some(token.into());
         self
     }
 
@@ -207,6 +218,7 @@ impl Builder {
                 concurrency: self.concurrency as usize,
                 drain_timeout: self.drain_timeout,
                 backoff: self.backoff,
+                token: self.token,
             }),
         })
     }

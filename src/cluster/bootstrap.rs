@@ -86,8 +86,9 @@ pub async fn run(cluster: &Cluster, cfg: &ClusterConfig) {
 
 async fn hello(cluster: &Cluster, addr: &str) -> Option<PeerReply> {
     let mut client = cluster.peers().client(addr).ok()?;
-    let mut request = tonic::Request::new(rpc::encode(&PeerRequest::Hello));
-    request.set_timeout(Duration::from_secs(1));
+    let request = cluster
+        .peers()
+        .request(rpc::encode(&PeerRequest::Hello), Duration::from_secs(1));
     let reply = client.call(request).await.ok()?;
     rpc::decode(reply.get_ref()).ok()
 }

@@ -44,6 +44,8 @@ pub struct ClusterConfig {
     pub election_timeout_ms: u64,
     /// Build a snapshot (and purge the log) after this many entries.
     pub snapshot_logs: u64,
+    /// What peers prove membership with; `None`: any caller of the Raft service is a peer.
+    pub secret: Option<crate::auth::Secret>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -101,7 +103,7 @@ impl Cluster {
                 .validate()
                 .map_err(|e| ClusterError::Raft(e.to_string()))?,
         );
-        let peers = Peers::default();
+        let peers = Peers::new(cfg.secret.clone());
         let raft = Raft::new(
             cfg.id,
             config,
@@ -207,8 +209,7 @@ impl Cluster {
                     .peers
                     .client(&node.addr)
                     .map_err(|e| e.to_string())?;
-                let mut request = tonic::Request::new(rpc::encode(req));
-                request.set_timeout(LEADER_WAIT);
+                let request = self.inner.peers.request(rpc::encode(req), LEADER_WAIT);
                 client.call(request).await.map_err(|s| s.to_string())
             };
             match sent.await {

@@ -22,13 +22,36 @@ use crate::pb::raft::raft_client::RaftClient;
 /// The largest node-to-node message: a batch of entries or a snapshot chunk.
 pub const MAX_PEER_MESSAGE: usize = 64 * 1024 * 1024;
 
-/// Channels to peers, shared by Raft replication and forwarding.
+/// Channels to peers, shared by Raft replication and forwarding, and the cluster secret every
+/// request to a peer carries.
 #[derive(Clone, Default)]
 pub struct Peers {
     channels: Arc<Mutex<HashMap<String, Channel>>>,
+    secret: Option<crate::auth::Secret>,
 }
 
 impl Peers {
+    pub fn new(secret: Option<crate::auth::Secret>) -> Self {
+        Peers {
+            channels: Arc::default(),
+            secret,
+        }
+    }
+
+    /// A request to a peer, proving membership when the cluster has a secret.
+    pub fn request<T>(&self, message: T, timeout: Duration) -> tonic::Request<T> {
+        let mut request = tonic::Request::new(message);
+        request.set_timeout(timeout);
+        if let Some(secret) = &self.secret {
+            if let Ok(value) = secret.expose().parse() {
+                request
+                    .metadata_mut()
+                    .insert(crate::auth::grpc::PEER_HEADER, value);
+            }
+        }
+        request
+    }
+
     pub fn client(&self, addr: &str) -> Result<RaftClient<Channel>, tonic::transport::Error> {
         Ok(RaftClient::new(self.channel(addr)?)
             .max_decoding_message_size(MAX_PEER_MESSAGE)
@@ -95,8 +118,7 @@ impl Connection {
             .peers
             .client(&self.addr)
             .map_err(|e| RPCError::Unreachable(Unreachable::new(&e)))?;
-        let mut request = tonic::Request::new(encode(req));
-        request.set_timeout(option.hard_ttl());
+        let request = self.peers.request(encode(req), option.hard_ttl());
         let reply = match which {
             Rpc::Append => client.append_entries(request).await,
             Rpc::Vote => client.vote(request).await,

@@ -8,7 +8,7 @@
 //! | event | data | from |
 //! |---|---|---|
 //! | `run` | `{id, jobId, group, worker, status}`: 1 started, else finished | execute reports, collected runs |
-//! | `job` | `{id, change: put\|delete}` | job definitions |
+//! | `job` | `{id, group, change: put\|delete}` | job definitions |
 //! | `worker` | `{group, name, change: joined\|left}` | worker registry keys |
 //! | `snapshot` | `{group, id, change: put\|delete}` | waiting and dispatched snapshots |
 //! | `leader` | `{leaderId, term}` | Raft |
@@ -25,8 +25,9 @@ use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
 use tokio_stream::wrappers::BroadcastStream;
 
 use super::AppState;
+use crate::auth::Principal;
 use crate::kv::{ops, Kv};
-use crate::model::{keys, ExecuteStatus, JobExecuteSnapshot, WireJson};
+use crate::model::{keys, ExecuteStatus, JobConf, JobExecuteSnapshot, WireJson};
 use crate::pb::kv::{event::EventType, KeyValue};
 
 /// Events buffered for a slow browser before it is told it lagged.
@@ -142,9 +143,19 @@ fn classify(deleted: bool, kv: &KeyValue, prev: Option<&KeyValue>) -> Option<Eve
         });
     }
     if let Some(id) = keys::parse_job_conf_key(key) {
+        // The group (from the old value, for a delete) keeps the event to the group's viewers.
+        let conf = if deleted {
+            prev.map(|p| &p.value)
+        } else {
+            Some(&kv.value)
+        };
+        let group = conf
+            .and_then(|v| JobConf::from_json(v).ok())
+            .map(|j| j.group)
+            .unwrap_or_default();
         return Some(Event {
             kind: "job",
-            data: json!({"id": id, "change": change(deleted)}),
+            data: json!({"id": id, "group": group, "change": change(deleted)}),
         });
     }
     if let Some((group, name)) = keys::parse_client_key(key) {
@@ -187,20 +198,26 @@ async fn leaders(kv: Kv, tx: broadcast::Sender<Event>) {
     responses((status = 200, description = "Server-sent events: run, job, worker, snapshot, leader (and lagged when the browser fell behind)", content_type = "text/event-stream", body = String)))]
 pub async fn stream(
     State(s): State<AppState>,
+    axum::Extension(who): axum::Extension<Principal>,
 ) -> Sse<impl Stream<Item = Result<SseEvent, Infallible>>> {
     // A browser learns the leader at once, not at the next change.
     let m = s.kv.cluster().metrics();
     let now =
         futures::stream::once(async move { Ok(leader_event((m.current_leader, m.current_term))) });
-    let events = now
-        .chain(BroadcastStream::new(s.events.subscribe()))
-        .map(|r| {
-            Ok(match r {
-                Ok(e) => SseEvent::default().event(e.kind).data(e.data.to_string()),
-                Err(BroadcastStreamRecvError::Lagged(n)) => {
-                    SseEvent::default().event("lagged").data(n.to_string())
-                }
-            })
-        });
+    // A group-scoped caller hears only of its groups.
+    let visible = move |r: &Result<Event, BroadcastStreamRecvError>| match r {
+        Ok(e) => e.data["group"].as_str().is_none_or(|g| who.sees_group(g)),
+        Err(_) => true,
+    };
+    let updates = BroadcastStream::new(s.events.subscribe())
+        .filter(move |r| futures::future::ready(visible(r)));
+    let events = now.chain(updates).map(|r| {
+        Ok(match r {
+            Ok(e) => SseEvent::default().event(e.kind).data(e.data.to_string()),
+            Err(BroadcastStreamRecvError::Lagged(n)) => {
+                SseEvent::default().event("lagged").data(n.to_string())
+            }
+        })
+    });
     Sse::new(events).keep_alive(KeepAlive::default())
 }

@@ -51,6 +51,8 @@ async fn readyz(State(s): State<AppState>) -> (StatusCode, axum::Json<Value>) {
             "ready": reasons.is_empty(),
             "leader": m.current_leader,
             "reasons": reasons,
+            // Said on every probe, as on every start: anyone who reaches a listener may act.
+            "insecure": s.auth.insecure,
         })),
     )
 }

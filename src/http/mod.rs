@@ -7,6 +7,7 @@
 //! answers any request; a write goes to the leader inside [`Kv`].
 
 pub mod api;
+pub mod auth;
 pub mod error;
 pub mod events;
 mod health;
@@ -31,11 +32,13 @@ pub struct AppState {
     pub jobs: Jobs,
     pub history: History,
     pub events: events::Events,
+    pub auth: auth::HttpAuth,
 }
 
 impl AppState {
-    pub fn new(kv: Kv, history: History) -> Self {
+    pub fn new(kv: Kv, history: History, auth: auth::HttpAuth) -> Self {
         AppState {
+            auth,
             jobs: Jobs::new(kv.clone()),
             events: events::Events::start(kv.clone()),
             kv,
@@ -53,6 +56,10 @@ pub fn router(state: AppState) -> axum::Router {
         .merge(metrics::router())
         .merge(ui::router())
         .fallback(no_route)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            auth::authenticate,
+        ))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state)
 }

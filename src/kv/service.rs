@@ -51,8 +51,9 @@ impl KvService {
                     .peers()
                     .channel(&node.addr)
                     .map_err(|e| e.to_string())?;
-                let mut req = Request::new(pb::StatusRequest {});
-                req.set_timeout(Duration::from_secs(1));
+                let req = cluster
+                    .peers()
+                    .request(pb::StatusRequest {}, Duration::from_secs(1));
                 ClusterClient::new(channel)
                     .member(req)
                     .await

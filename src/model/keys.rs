@@ -9,6 +9,7 @@
 //! | `/forest/server/conf/<jobId>` | [`JobConf`](super::JobConf) JSON |
 //! | `/forest/server/plan/<jobId>` | the job's firing cursor (new in Forest) |
 //! | `/forest/server/manual/<jobId>` | the id of the job's latest manual run (new) |
+//! | `/forest/server/auth/token/<id>` | an API token: its role, groups and secret's hash (new) |
 //! | `/forest/client/<group>/clients/<worker>` | worker name, lease |
 //! | `/forest/client/snapshot/<group>/<worker>/<id>` | [`JobSnapshot`](super::JobSnapshot) JSON |
 //! | `/forest/client/execute/snapshot/<group>/<worker>/<id>` | [`JobExecuteSnapshot`](super::JobExecuteSnapshot) JSON |
@@ -49,6 +50,8 @@ pub const PLAN_PREFIX: &str = "/forest/server/plan/";
 /// next manual run takes the id after it, so two runs asked for in one second never share an
 /// id, even when the first has already left the queue.
 pub const MANUAL_PREFIX: &str = "/forest/server/manual/";
+/// API tokens: `/forest/server/auth/token/<id>` = the token's record, its secret only hashed.
+pub const TOKEN_PREFIX: &str = "/forest/server/auth/token/";
 /// Everything clients (workers) read or write lives under this.
 /// Ticks that found no worker online, waiting (until their starting deadline) for one:
 /// `/forest/server/pending/<group>/<snapshotId>` = JobSnapshot JSON.
@@ -92,6 +95,10 @@ pub fn job_conf(job_id: &str) -> String {
 
 pub fn plan(job_id: &str) -> String {
     format!("{PLAN_PREFIX}{job_id}")
+}
+
+pub fn token(id: &str) -> String {
+    format!("{TOKEN_PREFIX}{id}")
 }
 
 pub fn manual(job_id: &str) -> String {

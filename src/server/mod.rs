@@ -71,9 +71,28 @@ pub struct ServeOptions {
     /// At most this many runs per job stay in the history (0: no limit).
     #[arg(long, default_value_t = 10_000, env = "FOREST_HISTORY_PER_JOB")]
     pub history_per_job: u64,
-    /// Allow listening on a non-loopback address without authentication.
+    /// Allow listening on a non-loopback address without authentication (a warning on every
+    /// start, and /readyz says so).
     #[arg(long)]
     pub insecure: bool,
+    /// Require an API token (`Authorization: Bearer …`) on the HTTP API. On the cluster's first
+    /// start an administrator token is made and written, mode 0600, to `admin.token` in the
+    /// data directory (or taken from --admin-token-file); it never appears in a log.
+    #[arg(long, env = "FOREST_AUTH")]
+    pub auth: bool,
+    /// With --auth: the first administrator token, read from this file (one line,
+    /// `fst_<id>_<secret>`, as `forest ctl token create` prints), instead of a generated one.
+    #[arg(long, env = "FOREST_ADMIN_TOKEN_FILE")]
+    pub admin_token_file: Option<PathBuf>,
+    /// A file holding the cluster secret (at least 16 characters, the same on every node):
+    /// Raft and forwarded writes are accepted only from callers that send it, so a stranger
+    /// cannot vote, append or join.
+    #[arg(long, env = "FOREST_CLUSTER_SECRET_FILE")]
+    pub cluster_secret_file: Option<PathBuf>,
+    /// With --auth: the original forest's POST routes answer callers on this machine
+    /// (loopback) without a token, for the old duck UI, which cannot send one.
+    #[arg(long)]
+    pub legacy_open: bool,
 }
 
 impl ServeOptions {
@@ -108,6 +127,15 @@ impl ServeOptions {
             heartbeat_ms: self.heartbeat_ms,
             election_timeout_ms: self.election_timeout_ms,
             snapshot_logs: self.snapshot_logs.max(10),
+            secret: self
+                .cluster_secret_file
+                .as_deref()
+                .map(|path| {
+                    crate::auth::Secret::from_file(path).with_context(|| {
+                        format!("cannot read --cluster-secret-file {}", path.display())
+                    })
+                })
+                .transpose()?,
         })
     }
 
@@ -125,20 +153,40 @@ impl ServeOptions {
         }
     }
 
+    /// A listener on a non-loopback address needs authentication for what it serves: the HTTP
+    /// API takes tokens (--auth); the gRPC listener serves clients and workers (tokens, --auth)
+    /// and, in a cluster of several nodes, its peers (--cluster-secret-file). --insecure lets
+    /// anything through, loudly.
     fn check_binds(&self) -> anyhow::Result<()> {
-        for (flag, addr) in [
-            ("--grpc-addr", self.grpc_addr),
-            ("--http-addr", self.http_addr),
+        let several = self.peers.contains(',');
+        let grpc_ok = self.auth && (self.cluster_secret_file.is_some() || !several);
+        for (flag, addr, authenticated, fix) in [
+            (
+                "--grpc-addr",
+                self.grpc_addr,
+                grpc_ok,
+                "pass --auth and, with peers, --cluster-secret-file, ",
+            ),
+            (
+                "--http-addr",
+                self.http_addr,
+                self.auth,
+                "pass --auth (API tokens), ",
+            ),
         ] {
-            if !addr.ip().is_loopback() {
-                if !self.insecure {
-                    bail!(
-                        "{flag} {addr} is not a loopback address and no authentication is configured; \
-                         listen on 127.0.0.1, or pass --insecure to accept anyone who can reach it"
-                    );
-                }
-                tracing::warn!(%addr, "listening on a non-loopback address WITHOUT authentication (--insecure)");
+            if addr.ip().is_loopback() || authenticated {
+                continue;
             }
+            if !self.insecure {
+                bail!(
+                    "{flag} {addr} is not a loopback address and nothing authenticates its callers; \
+                     listen on 127.0.0.1, {fix}or pass --insecure to accept anyone who can reach it"
+                );
+            }
+            tracing::warn!(%addr, "listening on a non-loopback address WITHOUT authentication (--insecure)");
+        }
+        if self.admin_token_file.is_some() && !self.auth {
+            bail!("--admin-token-file needs --auth");
         }
         Ok(())
     }
@@ -178,6 +226,12 @@ pub async fn serve(opts: ServeOptions) -> anyhow::Result<()> {
         .add_service(crate::pb::forest::history_server::HistoryServer::new(
             crate::history::grpc::HistoryService::new(history.clone()),
         ));
+    let grpc_auth = crate::auth::grpc::GrpcAuthLayer(crate::auth::grpc::GrpcAuth {
+        tokens: opts
+            .auth
+            .then(|| crate::auth::tokens::Tokens::new(kv.clone())),
+        peer_secret: cfg.secret.clone(),
+    });
     let grpc_server = tokio::spawn({
         let shutdown = shutdown.clone();
         async move {
@@ -186,6 +240,7 @@ pub async fn serve(opts: ServeOptions) -> anyhow::Result<()> {
             let incoming =
                 tonic::transport::server::TcpIncoming::from(grpc).with_nodelay(Some(true));
             tonic::transport::Server::builder()
+                .layer(grpc_auth)
                 .add_routes(routes)
                 .serve_with_incoming_shutdown(incoming, shutdown.wait())
                 .await
@@ -193,11 +248,33 @@ pub async fn serve(opts: ServeOptions) -> anyhow::Result<()> {
     });
     let http_server = tokio::spawn({
         let shutdown = shutdown.clone();
-        let app = crate::http::router(crate::http::AppState::new(kv.clone(), history.clone()));
+        let tokens = opts
+            .auth
+            .then(|| crate::auth::tokens::Tokens::new(kv.clone()));
+        if let Some(tokens) = &tokens {
+            tokio::spawn(crate::auth::bootstrap::run(
+                tokens.clone(),
+                opts.data_dir.clone(),
+                opts.admin_token_file.clone(),
+            ));
+        }
+        let auth = crate::http::auth::HttpAuth {
+            tokens,
+            legacy_open: opts.legacy_open,
+            insecure: opts.insecure,
+        };
+        let app = crate::http::router(crate::http::AppState::new(
+            kv.clone(),
+            history.clone(),
+            auth,
+        ));
         async move {
-            axum::serve(http, app)
-                .with_graceful_shutdown(shutdown.wait())
-                .await
+            axum::serve(
+                http,
+                app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+            )
+            .with_graceful_shutdown(shutdown.wait())
+            .await
         }
     });
     tokio::spawn({

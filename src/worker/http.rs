@@ -11,23 +11,32 @@
 //! request carries `x-forest-snapshot-id`, the run's idempotency key, for the server to
 //! deduplicate on.
 //!
+//! Only hosts the worker's [`HttpPolicy`] lists are called, redirects included (see
+//! [`super::allow`]).
+//!
 //! One client serves every run, so connections to a host are reused between runs.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use forest_sdk::{BoxFuture, Context, RunError, Target};
-use reqwest::{Client, Method, RequestBuilder, StatusCode};
+use reqwest::{redirect, Client, Method, RequestBuilder, StatusCode, Url};
 use serde::Deserialize;
+
+use super::allow::{HttpPolicy, Refused};
 
 pub const TARGET: &str = "http";
 
 /// How much of the response body the result text keeps.
 const BODY_EXCERPT_BYTES: usize = 1024;
+/// How many redirects a request follows, as reqwest's default policy.
+const MAX_REDIRECTS: usize = 10;
 
 /// The `http` target.
 pub struct Http {
     client: Client,
+    policy: Arc<HttpPolicy>,
 }
 
 /// A job's params.
@@ -51,26 +60,45 @@ fn get() -> String {
 }
 
 impl Http {
-    pub fn new() -> Result<Http, reqwest::Error> {
+    pub fn new(policy: HttpPolicy) -> Result<Http, reqwest::Error> {
+        let policy = Arc::new(policy);
+        // An allowed host must not be a way to reach one that is not.
+        let redirects = {
+            let policy = Arc::clone(&policy);
+            redirect::Policy::custom(move |attempt| {
+                if attempt.previous().len() >= MAX_REDIRECTS {
+                    return attempt.error("too many redirects");
+                }
+                match policy.check(attempt.url()) {
+                    Ok(()) => attempt.follow(),
+                    Err(refused) => attempt.error(refused),
+                }
+            })
+        };
         let client = Client::builder()
             .user_agent(concat!("forest-worker/", env!("CARGO_PKG_VERSION")))
+            .redirect(redirects)
             .build()?;
-        Ok(Http { client })
+        Ok(Http { client, policy })
     }
 }
 
 impl Target for Http {
     fn run(&self, ctx: Context) -> BoxFuture<Result<String, RunError>> {
-        Box::pin(call(self.client.clone(), ctx))
+        Box::pin(call(self.client.clone(), Arc::clone(&self.policy), ctx))
     }
 }
 
-async fn call(client: Client, ctx: Context) -> Result<String, RunError> {
+async fn call(client: Client, policy: Arc<HttpPolicy>, ctx: Context) -> Result<String, RunError> {
+    // Before the params are read: a worker that calls nothing says so whatever they hold.
+    policy.check_open()?;
     let params: HttpParams = serde_json::from_str(ctx.params())
         .map_err(|e| format!("the params are not an http request: {e}"))?;
-    let request = request(&client, &params, ctx.snapshot_id())?;
+    let url = Url::parse(&params.url).map_err(|e| format!("the url is not valid: {e}"))?;
+    policy.check(&url)?;
+    let request = request(&client, &params, url, ctx.snapshot_id())?;
     let (status, body) = tokio::select! {
-        exchanged = exchange(request) => exchanged?,
+        exchanged = exchange(request) => exchanged.map_err(refused_redirect)?,
         () = ctx.cancelled() => return Err("cancelled: the request was abandoned".into()),
     };
     let text = format!("{status}: {body}");
@@ -88,11 +116,12 @@ async fn call(client: Client, ctx: Context) -> Result<String, RunError> {
 fn request(
     client: &Client,
     params: &HttpParams,
+    url: Url,
     snapshot_id: &str,
 ) -> Result<RequestBuilder, RunError> {
     let method = Method::from_bytes(params.method.to_ascii_uppercase().as_bytes())?;
     let mut request = client
-        .request(method, &params.url)
+        .request(method, url)
         .header("x-forest-snapshot-id", snapshot_id);
     for (name, value) in &params.headers {
         request = request.header(name, value);
@@ -104,6 +133,18 @@ fn request(
         request = request.timeout(Duration::from_millis(ms));
     }
     Ok(request)
+}
+
+/// reqwest's message for a redirect the policy stopped leaves out why; this one says it.
+fn refused_redirect(e: reqwest::Error) -> RunError {
+    let mut cause = std::error::Error::source(&e);
+    while let Some(c) = cause {
+        if let Some(refused) = c.downcast_ref::<Refused>() {
+            return format!("{refused} (after a redirect)").into();
+        }
+        cause = c.source();
+    }
+    e.into()
 }
 
 /// Sends the request; the status and the start of the body (the rest is not read).

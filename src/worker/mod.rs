@@ -4,9 +4,13 @@
 //! describe ([`http`]). Any other target is answered with status 3 (unknown target), as the
 //! original forest clients answer it.
 //!
+//! Both run only what the worker was started to allow ([`allow`]): no shell command without
+//! `--allow-shell`, no HTTP call to a host not in `--http-allow`.
+//!
 //! Everything else (the stream to the cluster, claims, concurrency, reconnects, timeouts,
 //! draining on SIGTERM) is the SDK's.
 
+pub mod allow;
 pub mod http;
 pub mod shell;
 
@@ -14,6 +18,8 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use forest_sdk::Worker;
+
+use allow::{CommandPattern, HostPattern, HttpPolicy, ShellPolicy};
 
 /// `forest worker` flags.
 #[derive(Debug, Clone, clap::Args)]
@@ -39,23 +45,67 @@ pub struct WorkerOptions {
     /// A label, KEY=VALUE; may be repeated.
     #[arg(long = "label", value_name = "KEY=VALUE", value_parser = parse_label)]
     pub labels: Vec<(String, String)>,
+    /// A file holding the worker token (role worker, scoped to the group), for a cluster that
+    /// runs with --auth; or the token itself in FOREST_TOKEN.
+    #[arg(long, env = "FOREST_TOKEN_FILE")]
+    pub token_file: Option<std::path::PathBuf>,
     /// On SIGTERM or ctrl-c, how long runs under way may go on before they are cancelled.
     #[arg(long, default_value_t = 30_000)]
     pub drain_timeout_ms: u64,
+    /// Run `shell` jobs. Off by default: whoever may create a job would otherwise run any
+    /// command on this machine.
+    #[arg(long)]
+    pub allow_shell: bool,
+    /// With --allow-shell, run only commands this regex matches as a whole (anchored at both
+    /// ends); may be repeated, a command matching any one runs.
+    #[arg(
+        long,
+        value_name = "REGEX",
+        requires = "allow_shell",
+        value_parser = CommandPattern::parse
+    )]
+    pub shell_allow: Vec<CommandPattern>,
+    /// A host `http` jobs may call: HOST, HOST:PORT, *.DOMAIN or * (any); may be repeated or
+    /// comma-separated. None: every HTTP call is refused.
+    #[arg(
+        long,
+        value_name = "HOST[:PORT]",
+        value_delimiter = ',',
+        value_parser = HostPattern::parse
+    )]
+    pub http_allow: Vec<HostPattern>,
 }
 
 /// Serves the group until SIGTERM or ctrl-c, then drains.
 pub async fn run(opts: WorkerOptions) -> anyhow::Result<()> {
+    let shell = ShellPolicy::new(opts.allow_shell, opts.shell_allow);
+    let http = HttpPolicy::new(opts.http_allow);
+    tracing::info!(%shell, %http, "what this worker runs");
+    if matches!(shell, ShellPolicy::Closed) && http.check_open().is_err() {
+        tracing::warn!("every job will be refused: start with --allow-shell or --http-allow");
+    }
     let mut builder = Worker::builder()
         .endpoints(opts.endpoints)
         .group(opts.group)
         .concurrency(opts.concurrency)
         .drain_timeout(Duration::from_millis(opts.drain_timeout_ms))
         .version(concat!("forest-worker/", env!("CARGO_PKG_VERSION")))
-        .target(shell::TARGET, shell::Shell)
-        .target(http::TARGET, http::Http::new()?);
+        .target(shell::TARGET, shell::Shell::new(shell))
+        .target(http::TARGET, http::Http::new(http)?);
     if let Some(name) = opts.name {
         builder = builder.name(name);
+    }
+    let token = match &opts.token_file {
+        Some(path) => Some(
+            std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read --token-file {}", path.display()))?
+                .trim()
+                .to_string(),
+        ),
+        None => std::env::var("FOREST_TOKEN").ok(),
+    };
+    if let Some(token) = token {
+        builder = builder.token(token);
     }
     for (key, value) in opts.labels {
         builder = builder.label(key, value);

@@ -1,4 +1,5 @@
-//! The `shell` target: the job's params are a command for `/bin/sh -c`.
+//! The `shell` target: the job's params are a command for `/bin/sh -c`, run only if the
+//! worker's [`ShellPolicy`] allows it (see [`super::allow`]).
 //!
 //! The command runs in a process group of its own, so that the run owns every process it
 //! starts: when the run is cancelled (the node's cancel, the job's timeout, the worker's
@@ -24,6 +25,8 @@ use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::process::{Child, Command};
 use tracing::debug;
 
+use super::allow::ShellPolicy;
+
 pub const TARGET: &str = "shell";
 
 /// How long a process group has between SIGTERM and SIGKILL.
@@ -33,11 +36,22 @@ const GRACE: Duration = Duration::from_secs(2);
 const OUTPUT_LINGER: Duration = Duration::from_secs(1);
 
 /// The `shell` target.
-pub struct Shell;
+pub struct Shell {
+    policy: ShellPolicy,
+}
+
+impl Shell {
+    pub fn new(policy: ShellPolicy) -> Shell {
+        Shell { policy }
+    }
+}
 
 impl Target for Shell {
     fn run(&self, ctx: Context) -> BoxFuture<Result<String, RunError>> {
-        Box::pin(run(ctx))
+        match self.policy.check(ctx.params()) {
+            Ok(()) => Box::pin(run(ctx)),
+            Err(refused) => Box::pin(std::future::ready(Err(refused.into()))),
+        }
     }
 }
 

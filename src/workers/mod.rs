@@ -90,11 +90,17 @@ impl worker_service_server::WorkerService for WorkerService {
         req: Request<Streaming<WorkerMessage>>,
     ) -> Result<Response<Outbound>, Status> {
         let peer = req.remote_addr();
+        // The auth layer put the caller here; a node without --auth lets any worker in.
+        let who = req
+            .extensions()
+            .get::<crate::auth::Principal>()
+            .cloned()
+            .unwrap_or_else(crate::auth::Principal::local);
         let inbound = req.into_inner();
         let (tx, rx) = mpsc::channel(256);
         let me = self.clone();
         tokio::spawn(async move {
-            let ended = session::run(&me.kv, me.timings, &me.local, inbound, &tx).await;
+            let ended = session::run(&me.kv, me.timings, &me.local, &who, inbound, &tx).await;
             // Tell the worker first (it reconnects at once), then release its registration
             // after the grace period, unless it came back.
             if let Err(status) = ended.end {

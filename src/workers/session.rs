@@ -34,10 +34,11 @@ pub async fn run(
     kv: &Kv,
     timings: Timings,
     local: &Local,
+    who: &crate::auth::Principal,
     mut inbound: Streaming<WorkerMessage>,
     out: &Out,
 ) -> Ended {
-    let (hello, reg) = match open(kv, timings, local, &mut inbound).await {
+    let (hello, reg) = match open(kv, timings, local, who, &mut inbound).await {
         Ok(Some(opened)) => opened,
         Ok(None) => {
             return Ended {
@@ -68,6 +69,7 @@ async fn open(
     kv: &Kv,
     timings: Timings,
     local: &Local,
+    who: &crate::auth::Principal,
     inbound: &mut Streaming<WorkerMessage>,
 ) -> Result<Option<(Hello, Registration)>, Status> {
     let first = tokio::time::timeout(timings.heartbeat * 10, inbound.next())
@@ -81,6 +83,14 @@ async fn open(
     let Some(worker_message::Kind::Hello(hello)) = msg.kind else {
         return Err(Status::internal("a checked first message is a hello"));
     };
+    // The stream serves only the group it registers in, so a worker kept to its token's
+    // groups here can neither claim nor report another group's runs, nor see their params.
+    if !who.sees_group(&hello.group) {
+        return Err(Status::permission_denied(format!(
+            "this worker's token may not serve group {:?}",
+            hello.group
+        )));
+    }
     let reg = registration::register(kv, timings, local, &hello).await?;
     Ok(Some((hello, reg)))
 }

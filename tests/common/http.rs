@@ -6,6 +6,7 @@ use serde_json::Value;
 pub struct Api {
     base: String,
     client: reqwest::Client,
+    token: Option<String>,
 }
 
 impl Api {
@@ -14,6 +15,15 @@ impl Api {
         Api {
             base: format!("http://{addr}"),
             client: reqwest::Client::new(),
+            token: None,
+        }
+    }
+
+    /// The same API, each request carrying `token` as its bearer.
+    pub fn with_token(addr: &str, token: &str) -> Api {
+        Api {
+            token: Some(token.to_string()),
+            ..Api::new(addr)
         }
     }
 
@@ -50,7 +60,10 @@ impl Api {
         self.send(req).await
     }
 
-    async fn send(&self, req: reqwest::RequestBuilder) -> (StatusCode, Value) {
+    async fn send(&self, mut req: reqwest::RequestBuilder) -> (StatusCode, Value) {
+        if let Some(t) = &self.token {
+            req = req.bearer_auth(t);
+        }
         let resp = req.send().await.expect("the node answers HTTP");
         let status = resp.status();
         let text = resp.text().await.expect("a body");

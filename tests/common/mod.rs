@@ -121,6 +121,24 @@ impl Node {
     pub fn endpoint(&self) -> String {
         self.grpc.clone()
     }
+
+    /// The file a node run with `--auth` writes its first administrator token into.
+    pub fn admin_token_file(&self) -> PathBuf {
+        self.data_dir.join("admin.token")
+    }
+
+    /// That token, once the node has written it.
+    pub async fn admin_token(&self) -> String {
+        let path = self.admin_token_file();
+        eventually("the node writes its administrator token", || async {
+            std::fs::read_to_string(&path).is_ok_and(|t| t.starts_with("fst_"))
+        })
+        .await;
+        std::fs::read_to_string(&path)
+            .expect("the token")
+            .trim()
+            .to_string()
+    }
 }
 
 impl std::ops::Deref for Node {
@@ -136,9 +154,21 @@ impl std::ops::DerefMut for Node {
     }
 }
 
-/// A running `forest worker --group <group> --name <name>` on `endpoints` (comma-separated),
-/// logging into `dir`.
+/// A running `forest worker --group <group> --name <name> --allow-shell` on `endpoints`
+/// (comma-separated), logging into `dir`: the worker the tests' shell jobs need.
 pub fn worker_process(dir: &std::path::Path, endpoints: &str, group: &str, name: &str) -> Proc {
+    worker_process_with(dir, endpoints, group, name, &["--allow-shell"])
+}
+
+/// [`worker_process`] with these `flags` instead of `--allow-shell` (none: a worker that runs
+/// nothing).
+pub fn worker_process_with(
+    dir: &std::path::Path,
+    endpoints: &str,
+    group: &str,
+    name: &str,
+    flags: &[&str],
+) -> Proc {
     let args = [
         "worker",
         "--endpoints",
@@ -151,7 +181,7 @@ pub fn worker_process(dir: &std::path::Path, endpoints: &str, group: &str, name:
         "1000",
     ];
     let mut p = Proc::new(
-        args.iter().map(|s| s.to_string()).collect(),
+        args.iter().chain(flags).map(|s| s.to_string()).collect(),
         dir.join(format!("worker-{name}.log")),
     );
     p.start();
@@ -267,18 +297,24 @@ impl Cluster {
     pub async fn wait_for_leader(&self, among: &[u64]) -> u64 {
         let deadline = Instant::now() + PATIENCE;
         loop {
-            let mut leaders = Vec::new();
+            // /healthz is open whatever the node's authentication: each node's own view.
+            let mut views = Vec::new();
             for id in among {
-                match member(&self.endpoint(*id)).await {
-                    Some(m) if m.role == "leader" => leaders.push(m.id),
-                    Some(_) => {}
-                    None => leaders.push(0),
-                }
+                views.push(healthz(&self.nodes[*id as usize - 1].http).await);
             }
-            if leaders.len() == 1 && leaders[0] != 0 {
-                let leader = leaders[0];
-                // Every asked node must agree (a follower's view is in Status).
-                if self.agree_on_leader(among, leader).await {
+            let leaders: Vec<u64> = among
+                .iter()
+                .zip(&views)
+                .filter(|(_, v)| v.as_ref().is_some_and(|v| v["state"] == "Leader"))
+                .map(|(id, _)| *id)
+                .collect();
+            if let [leader] = leaders[..] {
+                // Every asked node must agree on it.
+                let agreed = views.iter().all(|v| {
+                    v.as_ref()
+                        .is_some_and(|v| v["leader"].as_u64() == Some(leader))
+                });
+                if agreed {
                     return leader;
                 }
             }
@@ -289,19 +325,17 @@ impl Cluster {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
+}
 
-    async fn agree_on_leader(&self, among: &[u64], leader: u64) -> bool {
-        for id in among {
-            let Ok(mut c) = cluster_client(&self.endpoint(*id)).await else {
-                return false;
-            };
-            match c.status(StatusRequest {}).await {
-                Ok(s) if s.get_ref().leader_id == leader => {}
-                _ => return false,
-            }
-        }
-        true
-    }
+/// A node's `/healthz`: its id, state, known leader and term; `None` if it does not answer.
+pub async fn healthz(http: &str) -> Option<serde_json::Value> {
+    let text = reqwest::get(format!("http://{http}/healthz"))
+        .await
+        .ok()?
+        .text()
+        .await
+        .ok()?;
+    serde_json::from_str(&text).ok()
 }
 
 pub async fn channel(endpoint: &str) -> Result<Channel, tonic::transport::Error> {

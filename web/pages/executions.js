@@ -5,7 +5,7 @@ import { api, seg } from '../api.js';
 import {
   actionButton, facts, field, fill, filters, h, link, options, pageHeader, pager, showError, table,
 } from '../dom.js';
-import { duration, execStatus, time } from '../format.js';
+import { duration, execStatus, rfc3339, time } from '../format.js';
 import { t } from '../i18n.js';
 import { GROUPS_LIST, groupNames, keepInHash } from './shared.js';
 
@@ -31,11 +31,6 @@ export const runColumns = [
   { label: 'exec.duration', cell: took },
   { label: 'exec.result', cell: (r) => h('span', { class: 'clip', title: r.result }, r.result) },
 ];
-
-/** Inputs give `2026-01-02T03:04`; the API wants RFC 3339. */
-function rfc3339(local) {
-  return local ? new Date(local).toISOString() : '';
-}
 
 export function executionsPage(route) {
   let params = { page: 1, ...route.params };

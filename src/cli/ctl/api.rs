@@ -11,6 +11,7 @@ const TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 pub struct Api {
     servers: Vec<String>,
     http: reqwest::Client,
+    token: Option<String>,
 }
 
 /// An answer: the body exactly as sent (to print with `--output json`) and parsed.
@@ -20,7 +21,7 @@ pub struct Answer {
 }
 
 impl Api {
-    pub fn new(servers: &[String]) -> anyhow::Result<Api> {
+    pub fn new(servers: &[String], token: Option<String>) -> anyhow::Result<Api> {
         let servers: Vec<String> = servers
             .iter()
             .map(|s| {
@@ -39,7 +40,11 @@ impl Api {
             .timeout(TIMEOUT)
             .build()
             .context("cannot make an HTTP client")?;
-        Ok(Api { servers, http })
+        Ok(Api {
+            servers,
+            http,
+            token,
+        })
     }
 
     /// Sends `body` to `path` (under /api/v1) and returns the answer, or the API's error as
@@ -55,6 +60,9 @@ impl Api {
             let mut req = self
                 .http
                 .request(method.clone(), format!("{server}/api/v1{path}"));
+            if let Some(t) = &self.token {
+                req = req.bearer_auth(t);
+            }
             if let Some(b) = body {
                 req = req
                     .header(reqwest::header::CONTENT_TYPE, "application/json")

@@ -8,6 +8,7 @@ mod api;
 mod jobs;
 mod ops;
 mod runs;
+mod tokens;
 
 use clap::Subcommand;
 
@@ -26,6 +27,18 @@ pub struct CtlOptions {
         value_delimiter = ','
     )]
     pub server: Vec<String>,
+    /// The API token to send (`fst_…`), when the node runs with --auth. Prefer --token-file or
+    /// the environment: a flag's value shows in the process list.
+    #[arg(long, global = true, env = "FOREST_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+    /// A file holding the API token (e.g. the node's admin.token).
+    #[arg(
+        long,
+        global = true,
+        env = "FOREST_TOKEN_FILE",
+        conflicts_with = "token"
+    )]
+    pub token_file: Option<std::path::PathBuf>,
     /// How answers are printed.
     #[arg(long, global = true, value_enum, default_value_t = Output::Text)]
     pub output: Output,
@@ -54,10 +67,23 @@ pub enum CtlCommand {
     Stats,
     /// The cluster's members, roles, terms and indexes.
     Cluster,
+    /// API tokens: create (the token is printed once), list, revoke. Admin only.
+    #[command(subcommand)]
+    Token(tokens::TokenCommand),
 }
 
 pub async fn run(opts: CtlOptions, cmd: CtlCommand) -> anyhow::Result<()> {
-    let api = Api::new(&opts.server)?;
+    let token = match (&opts.token, &opts.token_file) {
+        (Some(t), _) => Some(t.trim().to_string()),
+        (None, Some(path)) => Some(
+            std::fs::read_to_string(path)
+                .map_err(|e| anyhow::anyhow!("cannot read --token-file {}: {e}", path.display()))?
+                .trim()
+                .to_string(),
+        ),
+        (None, None) => None,
+    };
+    let api = Api::new(&opts.server, token)?;
     let out = opts.output;
     match cmd {
         CtlCommand::Job(c) => jobs::run_job(&api, out, c).await,
@@ -67,5 +93,6 @@ pub async fn run(opts: CtlOptions, cmd: CtlCommand) -> anyhow::Result<()> {
         CtlCommand::Snapshot(c) => ops::snapshots(&api, out, c).await,
         CtlCommand::Stats => ops::stats(&api, out).await,
         CtlCommand::Cluster => ops::cluster(&api, out).await,
+        CtlCommand::Token(c) => tokens::run(&api, out, c).await,
     }
 }

@@ -3,12 +3,15 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
+use axum::Extension;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::{Items, PageQuery, Paged};
+use crate::auth::Principal;
+use crate::http::auth::check_group;
 use crate::http::error::{ApiError, ApiResult, ErrorBody, Json, Path, Query};
 use crate::http::AppState;
 use crate::model::job::{CronSyntax, JOB_RUNNING, JOB_STOPPED};
@@ -60,6 +63,7 @@ impl JobFilter {
                (status = 400, body = ErrorBody)))]
 async fn list_jobs(
     State(s): State<AppState>,
+    Extension(who): Extension<Principal>,
     Query(filter): Query<JobFilter>,
     Query(page): Query<PageQuery>,
 ) -> ApiResult<Json<Paged<JobConf>>> {
@@ -71,9 +75,20 @@ async fn list_jobs(
         }
     }
     let jobs = s.jobs.list(None).await?;
-    Ok(Json(page.slice(
-        jobs.into_iter().filter(|j| filter.matches(j)).collect(),
-    )?))
+    Ok(Json(
+        page.slice(
+            jobs.into_iter()
+                .filter(|j| filter.matches(j) && who.sees_group(&j.group))
+                .collect(),
+        )?,
+    ))
+}
+
+/// Job `id`, if the caller may act on its group.
+pub async fn job_for(s: &AppState, who: &Principal, id: &str) -> ApiResult<JobConf> {
+    let job = s.jobs.get(id).await?;
+    check_group(who, &job.group)?;
+    Ok(job)
 }
 
 /// A job from a request body: the original's JobConf JSON, read as the original read it.
@@ -89,17 +104,24 @@ fn job_of(body: &Value) -> ApiResult<JobConf> {
                (status = 409, description = "A job with that id exists", body = ErrorBody)))]
 async fn create_job(
     State(s): State<AppState>,
+    Extension(who): Extension<Principal>,
     Json(body): Json<Value>,
 ) -> ApiResult<(StatusCode, Json<JobConf>)> {
-    let job = s.jobs.add(job_of(&body)?).await?;
+    let job = job_of(&body)?;
+    check_group(&who, &job.group)?;
+    let job = s.jobs.add(job).await?;
     Ok((StatusCode::CREATED, Json(job)))
 }
 
 #[utoipa::path(get, path = "/jobs/{id}", tag = "jobs",
     params(("id" = String, Path, description = "Job id")),
     responses((status = 200, body = JobConf), (status = 404, body = ErrorBody)))]
-async fn get_job(State(s): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<JobConf>> {
-    Ok(Json(s.jobs.get(&id).await?))
+async fn get_job(
+    State(s): State<AppState>,
+    Extension(who): Extension<Principal>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<JobConf>> {
+    Ok(Json(job_for(&s, &who, &id).await?))
 }
 
 /// The body's id, if any, must be the path's.
@@ -124,11 +146,14 @@ fn same_id(path: &str, job: &mut JobConf) -> ApiResult<()> {
                (status = 409, description = "The job changed since it was read", body = ErrorBody)))]
 async fn replace_job(
     State(s): State<AppState>,
+    Extension(who): Extension<Principal>,
     Path(id): Path<String>,
     Json(body): Json<Value>,
 ) -> ApiResult<Json<JobConf>> {
     let mut job = job_of(&body)?;
     same_id(&id, &mut job)?;
+    job_for(&s, &who, &id).await?;
+    check_group(&who, &job.group)?;
     if job.version <= 0 {
         return Err(ApiError::invalid(
             "version is required: the version the job was read at (compare-and-swap)",
@@ -145,6 +170,7 @@ async fn replace_job(
                (status = 409, body = ErrorBody)))]
 async fn patch_job(
     State(s): State<AppState>,
+    Extension(who): Extension<Principal>,
     Path(id): Path<String>,
     Json(body): Json<Value>,
 ) -> ApiResult<Json<JobConf>> {
@@ -153,7 +179,7 @@ async fn patch_job(
             "a patch is a JSON object of the fields to change",
         ));
     };
-    let current = s.jobs.get(&id).await?;
+    let current = job_for(&s, &who, &id).await?;
     let mut merged: Value = serde_json::from_str(&current.to_json())
         .map_err(|e| ApiError::invalid(format!("stored job {id} does not parse: {e}")))?;
     if let Value::Object(m) = &mut merged {
@@ -161,13 +187,19 @@ async fn patch_job(
     }
     let mut job = job_of(&merged)?;
     same_id(&id, &mut job)?;
+    check_group(&who, &job.group)?;
     Ok(Json(s.jobs.edit(job).await?))
 }
 
 #[utoipa::path(delete, path = "/jobs/{id}", tag = "jobs",
     params(("id" = String, Path, description = "Job id")),
     responses((status = 204, description = "Deleted"), (status = 404, body = ErrorBody)))]
-async fn delete_job(State(s): State<AppState>, Path(id): Path<String>) -> ApiResult<StatusCode> {
+async fn delete_job(
+    State(s): State<AppState>,
+    Extension(who): Extension<Principal>,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    job_for(&s, &who, &id).await?;
     s.jobs.delete(&id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -175,14 +207,24 @@ async fn delete_job(State(s): State<AppState>, Path(id): Path<String>) -> ApiRes
 #[utoipa::path(post, path = "/jobs/{id}/pause", tag = "jobs",
     params(("id" = String, Path, description = "Job id")),
     responses((status = 200, description = "The job, status 2", body = JobConf), (status = 404, body = ErrorBody)))]
-async fn pause_job(State(s): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<JobConf>> {
+async fn pause_job(
+    State(s): State<AppState>,
+    Extension(who): Extension<Principal>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<JobConf>> {
+    job_for(&s, &who, &id).await?;
     Ok(Json(s.jobs.pause(&id).await?))
 }
 
 #[utoipa::path(post, path = "/jobs/{id}/resume", tag = "jobs",
     params(("id" = String, Path, description = "Job id")),
     responses((status = 200, description = "The job, status 1, firing from now on", body = JobConf), (status = 404, body = ErrorBody)))]
-async fn resume_job(State(s): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<JobConf>> {
+async fn resume_job(
+    State(s): State<AppState>,
+    Extension(who): Extension<Principal>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<JobConf>> {
+    job_for(&s, &who, &id).await?;
     Ok(Json(s.jobs.resume(&id).await?))
 }
 
@@ -200,8 +242,10 @@ pub struct Queued {
                (status = 404, body = ErrorBody)))]
 async fn run_job(
     State(s): State<AppState>,
+    Extension(who): Extension<Principal>,
     Path(id): Path<String>,
 ) -> ApiResult<(StatusCode, Json<Queued>)> {
+    job_for(&s, &who, &id).await?;
     let snapshot_id = s.jobs.run_now(&id).await?;
     Ok((StatusCode::ACCEPTED, Json(Queued { snapshot_id })))
 }
@@ -232,9 +276,11 @@ pub struct FireTimes {
     responses((status = 200, body = FireTimes), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn next_fire_times(
     State(s): State<AppState>,
+    Extension(who): Extension<Principal>,
     Path(id): Path<String>,
     Query(c): Query<Count>,
 ) -> ApiResult<Json<FireTimes>> {
+    job_for(&s, &who, &id).await?;
     let times = s.jobs.next_fire_times(&id, count(c.count)?).await?;
     Ok(Json(FireTimes {
         times: times.iter().map(|t| t.to_rfc3339()).collect(),
@@ -278,10 +324,13 @@ async fn preview_cron(Json(p): Json<CronPreview>) -> ApiResult<Json<FireTimes>> 
 
 #[utoipa::path(get, path = "/groups", tag = "groups",
     responses((status = 200, description = "Every group, by name", body = Items<GroupConf>)))]
-async fn list_groups(State(s): State<AppState>) -> ApiResult<Json<Items<GroupConf>>> {
-    Ok(Json(Items {
-        items: s.jobs.groups().await?,
-    }))
+async fn list_groups(
+    State(s): State<AppState>,
+    Extension(who): Extension<Principal>,
+) -> ApiResult<Json<Items<GroupConf>>> {
+    let mut items = s.jobs.groups().await?;
+    items.retain(|g| who.sees_group(&g.name));
+    Ok(Json(Items { items }))
 }
 
 #[utoipa::path(post, path = "/groups", tag = "groups",
@@ -290,9 +339,11 @@ async fn list_groups(State(s): State<AppState>) -> ApiResult<Json<Items<GroupCon
                (status = 409, description = "The group exists", body = ErrorBody)))]
 async fn create_group(
     State(s): State<AppState>,
+    Extension(who): Extension<Principal>,
     Json(body): Json<Value>,
 ) -> ApiResult<(StatusCode, Json<GroupConf>)> {
     let group = GroupConf::from_json(body.to_string().as_bytes())
         .map_err(|e| ApiError::invalid(format!("the group is not valid: {e}")))?;
+    check_group(&who, &group.name)?;
     Ok((StatusCode::CREATED, Json(s.jobs.add_group(group).await?)))
 }

@@ -8,6 +8,7 @@
 mod cluster;
 mod jobs;
 mod runs;
+mod tokens;
 mod workers;
 
 use axum::routing::get;
@@ -40,7 +41,8 @@ pub fn router() -> axum::Router<AppState> {
             jobs::router()
                 .merge(runs::router())
                 .merge(workers::router())
-                .merge(cluster::router()),
+                .merge(cluster::router())
+                .merge(tokens::router()),
         )
         .split_for_parts();
     let mut doc = doc;

@@ -6,6 +6,7 @@
 //! [`crate::history::record`]) plus `statusName`, whichever place it came from.
 
 use axum::extract::State;
+use axum::Extension;
 use chrono::{DateTime, FixedOffset, Utc};
 use forest_storage::history::{Query as HistoryQuery, Record};
 use serde::{Deserialize, Serialize};
@@ -14,7 +15,9 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::PageQuery;
+use crate::auth::Principal;
 use crate::history::record;
+use crate::http::auth::{check_group, check_unscoped, scope_group};
 use crate::http::error::{ApiError, ApiResult, ErrorBody, Json, Path, Query};
 use crate::http::AppState;
 use crate::kv::ops;
@@ -159,9 +162,11 @@ async fn page_of(s: &AppState, mut q: HistoryQuery, page: PageQuery) -> ApiResul
                (status = 400, body = ErrorBody), (status = 503, description = "The history store failed", body = ErrorBody)))]
 async fn list_executions(
     State(s): State<AppState>,
-    Query(filter): Query<RunFilter>,
+    Extension(who): Extension<Principal>,
+    Query(mut filter): Query<RunFilter>,
     Query(page): Query<PageQuery>,
 ) -> ApiResult<Json<RunPage>> {
+    filter.group = scope_group(&who, filter.group.as_deref())?;
     Ok(Json(page_of(&s, filter.query(), page).await?))
 }
 
@@ -170,16 +175,19 @@ async fn list_executions(
     responses((status = 200, description = "The run with its output", body = Object), (status = 404, body = ErrorBody)))]
 async fn get_execution(
     State(s): State<AppState>,
+    Extension(who): Extension<Principal>,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Value>> {
-    if let Some(r) = s.history.get(&id).await? {
-        return Ok(Json(run_json(&r)));
-    }
-    let live = running(&s, &HistoryQuery::default()).await?;
-    live.iter()
-        .find(|r| r.id == id)
-        .map(|r| Json(run_json(r)))
-        .ok_or_else(|| ApiError::not_found(format!("run {id} not found")))
+    let found = match s.history.get(&id).await? {
+        Some(r) => Some(r),
+        None => running(&s, &HistoryQuery::default())
+            .await?
+            .into_iter()
+            .find(|r| r.id == id),
+    };
+    let run = found.ok_or_else(|| ApiError::not_found(format!("run {id} not found")))?;
+    check_group(&who, &run.group)?;
+    Ok(Json(run_json(&run)))
 }
 
 #[utoipa::path(get, path = "/jobs/{id}/runs", tag = "jobs",
@@ -187,10 +195,11 @@ async fn get_execution(
     responses((status = 200, body = RunPage), (status = 404, body = ErrorBody)))]
 async fn job_runs(
     State(s): State<AppState>,
+    Extension(who): Extension<Principal>,
     Path(id): Path<String>,
     Query(page): Query<PageQuery>,
 ) -> ApiResult<Json<RunPage>> {
-    let job = s.jobs.get(&id).await?;
+    let job = super::jobs::job_for(&s, &who, &id).await?;
     let filter = RunFilter {
         job_id: Some(job.id),
         group: Some(job.group),
@@ -215,8 +224,12 @@ pub struct JobStats {
 #[utoipa::path(get, path = "/jobs/{id}/stats", tag = "jobs",
     params(("id" = String, Path, description = "Job id")),
     responses((status = 200, body = JobStats), (status = 404, body = ErrorBody)))]
-async fn job_stats(State(s): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<JobStats>> {
-    let job = s.jobs.get(&id).await?;
+async fn job_stats(
+    State(s): State<AppState>,
+    Extension(who): Extension<Principal>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<JobStats>> {
+    let job = super::jobs::job_for(&s, &who, &id).await?;
     let st = s.history.stats(&job.id).await?;
     Ok(Json(JobStats {
         runs: st.runs,
@@ -267,7 +280,11 @@ const RECENT_FAILURES: u64 = 10;
 
 #[utoipa::path(get, path = "/stats", tag = "executions",
     responses((status = 200, body = Dashboard), (status = 503, body = ErrorBody)))]
-async fn dashboard(State(s): State<AppState>) -> ApiResult<Json<Dashboard>> {
+async fn dashboard(
+    State(s): State<AppState>,
+    Extension(who): Extension<Principal>,
+) -> ApiResult<Json<Dashboard>> {
+    check_unscoped(&who)?;
     let jobs = s.jobs.list(None).await?;
     let groups = s.jobs.groups().await?.len();
     let workers_online =

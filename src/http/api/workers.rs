@@ -4,11 +4,14 @@ use std::collections::BTreeMap;
 
 use axum::extract::State;
 use axum::http::StatusCode;
+use axum::Extension;
 use serde::{Deserialize, Serialize};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::Items;
+use crate::auth::Principal;
+use crate::http::auth::{check_group, scope_group};
 use crate::http::error::{ApiResult, ErrorBody, Json, Path, Query};
 use crate::http::AppState;
 use crate::jobs::snapshots::Waiting;
@@ -55,8 +58,10 @@ pub struct Worker {
     responses((status = 200, description = "Workers online, by group and name", body = Items<Worker>)))]
 async fn list_workers(
     State(s): State<AppState>,
-    Query(filter): Query<WorkerFilter>,
+    Extension(who): Extension<Principal>,
+    Query(mut filter): Query<WorkerFilter>,
 ) -> ApiResult<Json<Items<Worker>>> {
+    filter.group = scope_group(&who, filter.group())?;
     let groups: Vec<String> = match filter.group() {
         Some(g) => vec![g.to_string()],
         None => s.jobs.groups().await?.into_iter().map(|g| g.name).collect(),
@@ -142,8 +147,10 @@ pub struct Snapshot {
     responses((status = 200, description = "Ticks waiting for a worker, then ticks dispatched and not yet claimed", body = Items<Snapshot>)))]
 async fn list_snapshots(
     State(s): State<AppState>,
-    Query(filter): Query<WorkerFilter>,
+    Extension(who): Extension<Principal>,
+    Query(mut filter): Query<WorkerFilter>,
 ) -> ApiResult<Json<Items<Snapshot>>> {
+    filter.group = scope_group(&who, filter.group())?;
     let worker = filter.worker.as_deref().filter(|w| !w.is_empty());
     let items = s
         .jobs
@@ -165,8 +172,10 @@ async fn list_snapshots(
                (status = 404, description = "No such snapshot, or a worker took it first", body = ErrorBody)))]
 async fn withdraw_snapshot(
     State(s): State<AppState>,
+    Extension(who): Extension<Principal>,
     Path((group, id)): Path<(String, String)>,
 ) -> ApiResult<StatusCode> {
+    check_group(&who, &group)?;
     s.jobs
         .withdraw(
             &group,

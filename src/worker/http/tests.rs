@@ -1,17 +1,28 @@
 //! The http target against a small local axum server.
 
 use axum::http::{HeaderMap, StatusCode as AxumStatus};
+use axum::response::Redirect;
 use axum::routing::{get, post};
 use axum::Router;
 use forest_sdk::pb;
 use serde_json::json;
 
 use super::*;
+use crate::worker::allow::HostPattern;
 
 /// Serves on 127.0.0.1:0; returns the base URL.
 async fn server() -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    // The same server under a name the tests' policy does not list.
+    let elsewhere = format!("http://localhost:{}/hello", addr.port());
     let app = Router::new()
         .route("/hello", get(|| async { "hello there" }))
+        .route("/here", get(|| async { Redirect::temporary("/hello") }))
+        .route(
+            "/away",
+            get(move || async move { Redirect::temporary(&elsewhere) }),
+        )
         .route(
             "/echo",
             post(|headers: HeaderMap, body: String| async move {
@@ -41,8 +52,6 @@ async fn server() -> String {
                 "late"
             }),
         );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, app).await });
     format!("http://{addr}")
 }
@@ -56,8 +65,13 @@ fn ctx(params: serde_json::Value) -> Context {
     })
 }
 
+/// The policy of these tests: the local server, by address.
+fn local() -> HttpPolicy {
+    HttpPolicy::new(vec![HostPattern::parse("127.0.0.1").unwrap()])
+}
+
 async fn call_with(params: serde_json::Value) -> Result<String, RunError> {
-    Http::new().unwrap().run(ctx(params)).await
+    Http::new(local()).unwrap().run(ctx(params)).await
 }
 
 #[tokio::test]
@@ -134,8 +148,51 @@ async fn the_params_timeout_and_cancellation_end_a_slow_request() {
     assert!(!e.to_string().is_empty());
 
     let c = ctx(json!({"url": url}));
-    let running = tokio::spawn(Http::new().unwrap().run(c.clone()));
+    let running = tokio::spawn(Http::new(local()).unwrap().run(c.clone()));
     c.cancellation().cancel();
     let e = running.await.unwrap().unwrap_err();
     assert!(e.to_string().starts_with("cancelled"), "{e}");
+}
+
+#[tokio::test]
+async fn a_worker_that_lists_no_host_refuses_before_reading_the_params() {
+    let http = Http::new(HttpPolicy::default()).unwrap();
+    let e = http
+        .run(ctx(json!("not even an object")))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "refused: HTTP calls are not allowed on this worker (start it with --http-allow HOST)"
+    );
+}
+
+#[tokio::test]
+async fn a_host_not_listed_is_refused_without_a_request() {
+    let base = server().await;
+    let port = base.rsplit_once(':').unwrap().1;
+    let e = call_with(json!({"url": format!("http://localhost:{port}/hello")}))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        format!("refused: localhost:{port} is not in this worker's --http-allow list")
+    );
+}
+
+#[tokio::test]
+async fn a_redirect_is_followed_only_to_a_listed_host() {
+    let base = server().await;
+    let text = call_with(json!({"url": format!("{base}/here")}))
+        .await
+        .unwrap();
+    assert_eq!(text, "200 OK: hello there");
+    let e = call_with(json!({"url": format!("{base}/away")}))
+        .await
+        .unwrap_err();
+    let e = e.to_string();
+    assert!(
+        e.starts_with("refused: localhost:") && e.ends_with("--http-allow list (after a redirect)"),
+        "{e}"
+    );
 }

@@ -5,6 +5,7 @@ use std::path::Path;
 use forest_sdk::{pb, MAX_OUTPUT_BYTES};
 
 use super::*;
+use crate::worker::allow::CommandPattern;
 
 fn ctx(command: &str) -> Context {
     Context::new(pb::Dispatch {
@@ -130,4 +131,25 @@ fn a_character_split_between_reads_waits_for_its_rest() {
     bytes.extend_from_slice(&"é".as_bytes()[1..]);
     assert_eq!(take_text(&mut bytes), "é");
     assert!(bytes.is_empty());
+}
+
+/// The target as the worker holds it: a command its policy refuses never starts.
+#[tokio::test]
+async fn a_refused_command_is_not_started() {
+    let dir = tempfile::tempdir().unwrap();
+    let marker = dir.path().join("ran");
+    let command = format!("touch {}", marker.display());
+    let closed = Shell::new(ShellPolicy::new(false, Vec::new()));
+    let e = closed.run(ctx(&command)).await.unwrap_err();
+    assert!(e.to_string().contains("--allow-shell"), "{e}");
+    let narrow = Shell::new(ShellPolicy::new(
+        true,
+        vec![CommandPattern::parse("echo [a-z ]*").unwrap()],
+    ));
+    let e = narrow.run(ctx(&command)).await.unwrap_err();
+    assert!(e.to_string().contains("--shell-allow"), "{e}");
+    assert!(!marker.exists(), "a refused command ran");
+    let c = ctx("echo hi");
+    assert_eq!(narrow.run(c.clone()).await.unwrap(), "exit code 0");
+    assert_eq!(c.captured_output(), "hi\n");
 }
