@@ -57,13 +57,33 @@ pub fn router() -> axum::Router<AppState> {
     )
 }
 
-/// Adds to every operation the answers its extractors give before its handler runs, which
-/// no `#[utoipa::path]` lists: 400 for a query or path that does not parse or a body that is
-/// not the JSON the route reads, 413 for a body over [`super::MAX_BODY_BYTES`] and 415 for one
-/// without `Content-Type: application/json`. Also gives each answer the description OpenAPI
-/// requires (its reason phrase) where the declaration has none.
+/// Adds to every operation the answers given before its handler runs, which no
+/// `#[utoipa::path]` lists: with `--auth`, 401 without a valid token and 403 when the token's
+/// role or groups do not allow the route ([`super::auth`]), and the extractors' 400 for a
+/// query or path that does not parse or a body that is not the JSON the route reads, 413 for
+/// a body over [`super::MAX_BODY_BYTES`] and 415 for one without `Content-Type:
+/// application/json`. Declares the bearer token every operation takes, and gives each answer
+/// the description OpenAPI requires (its reason phrase) where the declaration has none.
 fn document_refusals(doc: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement};
     use utoipa::openapi::{RefOr, Response};
+    doc.components
+        .get_or_insert_with(Default::default)
+        .add_security_scheme(
+            "bearer",
+            utoipa::openapi::security::SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some(
+                        "An API token (`forest ctl token create`), required with --auth",
+                    ))
+                    .build(),
+            ),
+        );
+    doc.security = Some(vec![SecurityRequirement::new(
+        "bearer",
+        Vec::<String>::new(),
+    )]);
     let error = |description: &str| -> RefOr<Response> {
         let body = utoipa::openapi::Content::new(Some(utoipa::openapi::Ref::from_schema_name(
             "ErrorBody",
@@ -91,6 +111,8 @@ fn document_refusals(doc: &mut utoipa::openapi::OpenApi) {
                     .entry(status.to_string())
                     .or_insert_with(|| error(description));
             };
+            add("401", "No valid API token (with --auth)");
+            add("403", "The token's role or groups do not allow this");
             if takes_params || takes_body {
                 add("400", "The request is not valid, and why");
             }
