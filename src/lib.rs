@@ -10,6 +10,9 @@ pub mod cli;
 pub mod cluster;
 pub mod cron;
 pub mod etcd;
+/// The fuzz targets' bodies, for `fuzz/` and the regression tests.
+#[doc(hidden)]
+pub mod fuzz;
 pub mod history;
 pub mod http;
 pub mod jobs;

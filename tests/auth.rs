@@ -51,12 +51,24 @@ async fn every_route_wants_a_token_and_each_role_gets_what_it_may() {
     let forged = Api::with_token(&http, "fst_admin_0000");
     let admin = Api::with_token(&http, &token);
 
-    // Every route in the API document, and the original's, without a token or with a wrong one.
+    // Every route in the API document, and the original's, without a token or with a wrong one;
+    // the document says so (401 and 403 on every operation, and the bearer scheme).
     let doc = anonymous.ok("/api/v1/openapi.json").await;
+    assert_eq!(doc["security"], json!([{"bearer": []}]));
+    assert_eq!(
+        doc["components"]["securitySchemes"]["bearer"]["scheme"],
+        "bearer"
+    );
     for (path, ops) in doc["paths"].as_object().expect("paths") {
         let concrete = path.replace("{id}", "x").replace("{group}", "g");
-        for method in ops.as_object().expect("operations").keys() {
+        for (method, op) in ops.as_object().expect("operations") {
             let m = Method::from_bytes(method.to_uppercase().as_bytes()).expect("a method");
+            for status in ["401", "403"] {
+                assert!(
+                    op["responses"].get(status).is_some(),
+                    "{method} {path}: {status}"
+                );
+            }
             for (who, api) in [("no token", &anonymous), ("a forged token", &forged)] {
                 let (status, body) = api.call(m.clone(), &concrete, Some(&json!({}))).await;
                 assert_eq!(

@@ -111,11 +111,12 @@ impl From<HistoryError> for ApiError {
 
 impl From<JsonRejection> for ApiError {
     fn from(r: JsonRejection) -> Self {
-        let status = r.status();
-        let code = if status == StatusCode::PAYLOAD_TOO_LARGE {
-            "too_large"
-        } else {
-            "invalid"
+        // A body of the wrong shape is 400 like any other invalid input (axum says 422), on
+        // routes that read a typed body as on those that read a JSON value and check it.
+        let (status, code) = match r.status() {
+            StatusCode::PAYLOAD_TOO_LARGE => (StatusCode::PAYLOAD_TOO_LARGE, "too_large"),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "invalid"),
+            _ => (StatusCode::BAD_REQUEST, "invalid"),
         };
         ApiError::new(status, code, r.body_text())
     }

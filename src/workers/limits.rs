@@ -5,8 +5,8 @@ use std::time::{Duration, Instant};
 
 use tonic::Status;
 
-use crate::model::keys;
-use crate::pb::forest::Hello;
+use crate::model::{keys, ExecuteStatus};
+use crate::pb::forest::{worker_message, Hello, WorkerMessage};
 
 /// The largest message a worker may send (a result with its output and text fits).
 pub const MAX_MESSAGE_BYTES: usize = 256 * 1024;
@@ -47,7 +47,7 @@ fn check_name(name: &str) -> Result<(), Status> {
     Ok(())
 }
 
-pub fn check_hello(h: &Hello) -> Result<(), Status> {
+fn check_hello(h: &Hello) -> Result<(), Status> {
     short("group", &h.group, MAX_NAME_BYTES)?;
     if !keys::is_valid_segment(&h.group) || keys::is_reserved_group(&h.group) {
         return Err(bad(format!("{:?} is not a valid group name", h.group)));
@@ -88,8 +88,55 @@ pub fn check_hello(h: &Hello) -> Result<(), Status> {
     Ok(())
 }
 
+/// Checks a message before the node acts on it: its place in the stream (a hello first, and
+/// only first: `hello_said` is whether it came) and the bounds of every field. Pure, so the
+/// fuzz target `worker_message` runs exactly what a node runs.
+pub fn check_message(msg: &WorkerMessage, hello_said: bool) -> Result<(), Status> {
+    use worker_message::Kind;
+    match (&msg.kind, hello_said) {
+        (None, _) => Err(bad("an empty message")),
+        (Some(Kind::Hello(h)), false) => check_hello(h),
+        (Some(Kind::Hello(_)), true) => Err(Status::failed_precondition("hello was already said")),
+        (Some(_), false) => Err(Status::failed_precondition(
+            "the first message must be a hello",
+        )),
+        (Some(Kind::Heartbeat(_)), true) => Ok(()),
+        (Some(Kind::Claim(c)), true) => check_id(&c.snapshot_id),
+        (Some(Kind::Progress(p)), true) => {
+            check_id(&p.snapshot_id)?;
+            check_text("progress output", &p.output)
+        }
+        (Some(Kind::Result(r)), true) => {
+            check_id(&r.snapshot_id)?;
+            result_status(r.status)?;
+            check_text("result", &r.result)?;
+            check_text("output", &r.output)
+        }
+        (Some(Kind::CancelAck(a)), true) => check_id(&a.snapshot_id),
+    }
+}
+
+/// The status a result ends its run with: only those a worker may give; the others (timeout,
+/// lost, missed) are the scheduler's.
+pub fn result_status(code: i32) -> Result<ExecuteStatus, Status> {
+    let s = ExecuteStatus::from_code(code.into());
+    [
+        ExecuteStatus::SUCCESS,
+        ExecuteStatus::UNKNOWN_TARGET,
+        ExecuteStatus::ERROR,
+        ExecuteStatus::CANCELLED,
+    ]
+    .contains(&s)
+    .then_some(s)
+    .ok_or_else(|| {
+        bad(format!(
+            "status {code} is not one a worker reports (2, 3, -1 or -5)"
+        ))
+    })
+}
+
 /// A snapshot id as a worker echoes it back.
-pub fn check_id(id: &str) -> Result<(), Status> {
+fn check_id(id: &str) -> Result<(), Status> {
     short("a snapshot id", id, MAX_NAME_BYTES)?;
     if !keys::is_valid_segment(id) {
         return Err(bad(format!("{id:?} is not a snapshot id")));
@@ -97,7 +144,7 @@ pub fn check_id(id: &str) -> Result<(), Status> {
     Ok(())
 }
 
-pub fn check_text(what: &str, s: &str) -> Result<(), Status> {
+fn check_text(what: &str, s: &str) -> Result<(), Status> {
     short(what, s, MAX_OUTPUT_BYTES)
 }
 
@@ -226,6 +273,43 @@ mod tests {
             let e = check_hello(&h).expect_err(want);
             assert_eq!(e.code(), tonic::Code::InvalidArgument);
             assert!(e.message().contains(want), "{} lacks {want}", e.message());
+        }
+    }
+
+    #[test]
+    fn a_hello_comes_first_and_only_first() {
+        use worker_message::Kind;
+        let msg = |kind| WorkerMessage { kind: Some(kind) };
+        let hello = msg(Kind::Hello(hello()));
+        let heartbeat = msg(Kind::Heartbeat(Default::default()));
+        assert!(check_message(&hello, false).is_ok());
+        assert!(check_message(&heartbeat, true).is_ok());
+        for (m, hello_said, want) in [
+            (&heartbeat, false, "must be a hello"),
+            (&hello, true, "already said"),
+            (&WorkerMessage { kind: None }, true, "empty"),
+        ] {
+            let e = check_message(m, hello_said).expect_err(want);
+            assert!(e.message().contains(want), "{} lacks {want}", e.message());
+        }
+    }
+
+    #[test]
+    fn a_result_gives_a_workers_status() {
+        use crate::pb::forest::Result as RunResult;
+        let result = |status| WorkerMessage {
+            kind: Some(worker_message::Kind::Result(RunResult {
+                snapshot_id: "s".into(),
+                status,
+                ..Default::default()
+            })),
+        };
+        for ok in [2, 3, -1, -5] {
+            assert!(check_message(&result(ok), true).is_ok(), "{ok}");
+        }
+        for not_a_workers in [0, 1, -2, -3, -4, i32::MIN] {
+            let e = check_message(&result(not_a_workers), true).expect_err("not a worker's");
+            assert_eq!(e.code(), tonic::Code::InvalidArgument);
         }
     }
 

@@ -16,9 +16,9 @@
 //! that breaks the protocol loses its stream (with the reason as its gRPC status), never the
 //! node or other workers.
 
-mod limits;
+pub(crate) mod limits;
 mod registration;
-mod runs;
+pub(crate) mod runs;
 mod session;
 
 use std::pin::Pin;

@@ -9,23 +9,24 @@
 
 use std::time::Duration;
 
-use chrono::{Local, NaiveDateTime, TimeZone};
+use chrono::{DateTime, Local, NaiveDateTime, Offset, TimeZone};
 use tonic::Status;
 
 use super::limits;
 use crate::kv::{ops, Kv};
-use crate::model::{keys, ExecuteStatus, JobExecuteSnapshot, JobSnapshot, WireJson};
+use crate::model::{keys, JobExecuteSnapshot, JobSnapshot, WireJson};
 use crate::pb::forest::Result as RunResult;
 use crate::pb::kv::TxnRequest;
 
 /// Why a claim or result was not taken.
 pub type Refusal = String;
 
-fn local_time(ms: i64) -> Option<NaiveDateTime> {
-    Local
-        .timestamp_millis_opt(ms)
-        .single()
-        .map(|t| t.naive_local())
+/// A worker's Unix milliseconds on `zone`'s wall clock; `None` past chrono's range. Checked,
+/// because a worker may send any i64: near the range's ends the local time does not exist
+/// (chrono's `naive_local` panics there on a zone east or west of UTC).
+fn local_time(zone: &impl TimeZone, ms: i64) -> Option<NaiveDateTime> {
+    let utc = DateTime::from_timestamp_millis(ms)?.naive_utc();
+    utc.checked_add_offset(zone.offset_from_utc_datetime(&utc).fix())
 }
 
 pub async fn claim(
@@ -94,20 +95,7 @@ async fn going(
     Ok(None)
 }
 
-/// Statuses a worker may end a run with; the others (timeout, lost, missed) are the
-/// scheduler's to give.
-fn worker_status(code: i32) -> Option<ExecuteStatus> {
-    let s = ExecuteStatus::from_code(code.into());
-    [
-        ExecuteStatus::SUCCESS,
-        ExecuteStatus::UNKNOWN_TARGET,
-        ExecuteStatus::ERROR,
-        ExecuteStatus::CANCELLED,
-    ]
-    .contains(&s)
-    .then_some(s)
-}
-
+/// Records a result (checked by [`limits::check_message`]) as the run's final report.
 pub async fn finish(
     kv: &Kv,
     group: &str,
@@ -115,23 +103,39 @@ pub async fn finish(
     r: &RunResult,
     progress: &str,
 ) -> Result<Result<(), Refusal>, Status> {
-    let status = worker_status(r.status).ok_or_else(|| {
-        Status::invalid_argument(format!(
-            "status {} is not one a worker reports (2, 3, -1 or -5)",
-            r.status
-        ))
-    })?;
-    limits::check_text("result", &r.result)?;
-    limits::check_text("output", &r.output)?;
     let key = keys::execute_snapshot(group, worker, &r.snapshot_id);
-    let Some((mut run, rev)) = going(kv, group, worker, &r.snapshot_id).await? else {
+    let Some((run, rev)) = going(kv, group, worker, &r.snapshot_id).await? else {
         return Ok(Err(
             "no run of that id is going under this worker (never claimed, or closed: timed out or lost)".into(),
         ));
     };
-    let now = Local::now().naive_local();
-    let finished = local_time(r.finished_at_ms).unwrap_or(now);
-    if let Some(started) = local_time(r.started_at_ms) {
+    let run = report(run, r, progress, &Local, &Local::now().naive_local())?;
+    let txn = TxnRequest {
+        compare: vec![ops::mod_revision_is(&key, rev)],
+        success: vec![ops::put(&key, run.to_json())],
+        failure: vec![],
+    };
+    let ok = kv.txn(txn).await.map_err(Status::from)?.succeeded;
+    Ok(if ok {
+        Ok(())
+    } else {
+        Err("the run was closed while the result was on its way".into())
+    })
+}
+
+/// The final report of a `run` still going, from the worker's result and the output kept
+/// from its progress. Times are written on `zone`'s wall clock (the node's local zone, as the
+/// original clients wrote them); `now` stands in for a finish time the worker did not give.
+pub fn report(
+    mut run: JobExecuteSnapshot,
+    r: &RunResult,
+    progress: &str,
+    zone: &impl TimeZone,
+    now: &NaiveDateTime,
+) -> Result<JobExecuteSnapshot, Status> {
+    let status = limits::result_status(r.status)?;
+    let finished = local_time(zone, r.finished_at_ms).unwrap_or(*now);
+    if let Some(started) = local_time(zone, r.started_at_ms) {
         run.start_time = crate::model::snapshot::format_time(&started);
     }
     let took = if r.started_at_ms > 0 && r.finished_at_ms >= r.started_at_ms {
@@ -146,15 +150,63 @@ pub async fn finish(
         limits::append_tail(&mut output, &r.output);
     }
     run.output = output;
-    let txn = TxnRequest {
-        compare: vec![ops::mod_revision_is(&key, rev)],
-        success: vec![ops::put(&key, run.to_json())],
-        failure: vec![],
-    };
-    let ok = kv.txn(txn).await.map_err(Status::from)?.succeeded;
-    Ok(if ok {
-        Ok(())
-    } else {
-        Err("the run was closed while the result was on its way".into())
-    })
+    Ok(run)
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::FixedOffset;
+
+    use super::*;
+    use crate::model::ExecuteStatus;
+
+    fn result(started_at_ms: i64, finished_at_ms: i64) -> RunResult {
+        RunResult {
+            snapshot_id: "s".into(),
+            status: 2,
+            started_at_ms,
+            finished_at_ms,
+            ..RunResult::default()
+        }
+    }
+
+    #[test]
+    fn a_result_is_written_on_the_zones_wall_clock() {
+        let east = FixedOffset::east_opt(8 * 3600).expect("+08:00");
+        let run = report(
+            JobExecuteSnapshot::default(),
+            &result(1_700_000_000_000, 1_700_000_001_500),
+            "",
+            &east,
+            &NaiveDateTime::default(),
+        )
+        .expect("a report");
+        assert_eq!(run.status, ExecuteStatus::SUCCESS);
+        assert_eq!(run.start_time, "2023-11-15 06:13:20");
+        assert_eq!(run.finish_time, "2023-11-15 06:13:21");
+        assert_eq!(run.duration_ms, Some(1_500));
+    }
+
+    /// Found while writing the `worker_messages` fuzz target: times at the ends of chrono's
+    /// range panicked on a node whose zone is not UTC.
+    #[test]
+    fn times_past_the_calendar_do_not_panic() {
+        let now = NaiveDateTime::default();
+        let max = DateTime::<chrono::Utc>::MAX_UTC.timestamp_millis();
+        let min = DateTime::<chrono::Utc>::MIN_UTC.timestamp_millis();
+        for offset in [14 * 3600, -12 * 3600] {
+            let zone = FixedOffset::east_opt(offset).expect("an offset");
+            for (started, finished) in [(max, max), (min, min), (i64::MIN, i64::MAX)] {
+                let run = report(
+                    JobExecuteSnapshot::default(),
+                    &result(started, finished),
+                    "",
+                    &zone,
+                    &now,
+                )
+                .expect("a report");
+                assert!(!run.finish_time.is_empty());
+            }
+        }
+    }
 }

@@ -75,19 +75,14 @@ async fn open(
     let first = tokio::time::timeout(timings.heartbeat * 10, inbound.next())
         .await
         .map_err(|_| Status::deadline_exceeded("no hello"))?;
-    let hello = match first {
-        Some(Ok(WorkerMessage {
-            kind: Some(worker_message::Kind::Hello(h)),
-        })) => h,
-        Some(Err(e)) => return Err(e),
+    let msg = match first {
+        Some(msg) => msg?,
         None => return Ok(None),
-        Some(Ok(_)) => {
-            return Err(Status::failed_precondition(
-                "the first message must be a hello",
-            ))
-        }
     };
-    limits::check_hello(&hello)?;
+    limits::check_message(&msg, false)?;
+    let Some(worker_message::Kind::Hello(hello)) = msg.kind else {
+        return Err(Status::internal("a checked first message is a hello"));
+    };
     // The stream serves only the group it registers in, so a worker kept to its token's
     // groups here can neither claim nor report another group's runs, nor see their params.
     if !who.sees_group(&hello.group) {
@@ -353,14 +348,12 @@ impl Session {
 
     async fn on_message(&mut self, msg: WorkerMessage) -> Result<(), Status> {
         let (group, name) = (self.reg.info.group.clone(), self.reg.info.name.clone());
+        limits::check_message(&msg, true)?;
         match msg.kind {
-            None => return Err(Status::invalid_argument("an empty message")),
-            Some(worker_message::Kind::Hello(_)) => {
-                return Err(Status::failed_precondition("hello was already said"))
-            }
+            // Refused by the check above.
+            None | Some(worker_message::Kind::Hello(_)) => {}
             Some(worker_message::Kind::Heartbeat(_)) => {}
             Some(worker_message::Kind::Claim(c)) => {
-                limits::check_id(&c.snapshot_id)?;
                 self.sent.remove(&c.snapshot_id);
                 self.waiting.remove(&c.snapshot_id);
                 // Whatever was pushed on which stream: a worker may claim what is under its
@@ -380,14 +373,11 @@ impl Session {
                 self.pump().await?;
             }
             Some(worker_message::Kind::Progress(p)) => {
-                limits::check_id(&p.snapshot_id)?;
-                limits::check_text("progress output", &p.output)?;
                 if let Some(out) = self.running.get_mut(&p.snapshot_id) {
                     limits::append_tail(out, &p.output);
                 }
             }
             Some(worker_message::Kind::Result(r)) => {
-                limits::check_id(&r.snapshot_id)?;
                 // A result may come for a run claimed on an earlier stream: what counts is
                 // that the run is this worker's and still going.
                 let progress = self.running.remove(&r.snapshot_id).unwrap_or_default();
@@ -404,7 +394,6 @@ impl Session {
                 self.pump().await?;
             }
             Some(worker_message::Kind::CancelAck(a)) => {
-                limits::check_id(&a.snapshot_id)?;
                 self.kv
                     .delete(crate::pb::kv::DeleteRangeRequest {
                         key: keys::cancel(&group, &name, &a.snapshot_id).into_bytes(),

@@ -38,6 +38,7 @@ pub struct JobFilter {
     /// Jobs whose id, name, target or remark contains this text (case-insensitive).
     q: Option<String>,
     /// 1 running, 2 paused.
+    #[param(minimum = 1, maximum = 2)]
     status: Option<i64>,
 }
 
@@ -253,6 +254,7 @@ async fn run_job(
 #[into_params(parameter_in = Query)]
 pub struct Count {
     /// How many (1..=100, default 5).
+    #[param(minimum = 1, maximum = 100, default = 5)]
     count: Option<usize>,
 }
 
@@ -295,6 +297,8 @@ pub struct CronPreview {
     timezone: String,
     #[serde(default)]
     cron_syntax: CronSyntax,
+    /// How many (1..=100, default 5).
+    #[schema(minimum = 1, maximum = 100, default = 5)]
     count: Option<usize>,
 }
 

@@ -45,6 +45,8 @@ pub fn router() -> axum::Router<AppState> {
                 .merge(tokens::router()),
         )
         .split_for_parts();
+    let mut doc = doc;
+    document_refusals(&mut doc);
     let doc = std::sync::Arc::new(doc);
     routes.route(
         &format!("{BASE}/openapi.json"),
@@ -53,6 +55,85 @@ pub fn router() -> axum::Router<AppState> {
             async move { axum::Json(doc.as_ref().clone()) }
         }),
     )
+}
+
+/// Adds to every operation the answers given before its handler runs, which no
+/// `#[utoipa::path]` lists: with `--auth`, 401 without a valid token and 403 when the token's
+/// role or groups do not allow the route ([`super::auth`]), and the extractors' 400 for a
+/// query or path that does not parse or a body that is not the JSON the route reads, 413 for
+/// a body over [`super::MAX_BODY_BYTES`] and 415 for one without `Content-Type:
+/// application/json`. Declares the bearer token every operation takes, and gives each answer
+/// the description OpenAPI requires (its reason phrase) where the declaration has none.
+fn document_refusals(doc: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement};
+    use utoipa::openapi::{RefOr, Response};
+    doc.components
+        .get_or_insert_with(Default::default)
+        .add_security_scheme(
+            "bearer",
+            utoipa::openapi::security::SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some(
+                        "An API token (`forest ctl token create`), required with --auth",
+                    ))
+                    .build(),
+            ),
+        );
+    doc.security = Some(vec![SecurityRequirement::new(
+        "bearer",
+        Vec::<String>::new(),
+    )]);
+    let error = |description: &str| -> RefOr<Response> {
+        let body = utoipa::openapi::Content::new(Some(utoipa::openapi::Ref::from_schema_name(
+            "ErrorBody",
+        )));
+        utoipa::openapi::ResponseBuilder::new()
+            .description(description)
+            .content("application/json", body)
+            .build()
+            .into()
+    };
+    for item in doc.paths.paths.values_mut() {
+        let ops = [
+            &mut item.get,
+            &mut item.put,
+            &mut item.post,
+            &mut item.delete,
+            &mut item.patch,
+        ];
+        for op in ops.into_iter().flatten() {
+            let takes_params = op.parameters.as_ref().is_some_and(|p| !p.is_empty());
+            let takes_body = op.request_body.is_some();
+            let answers = &mut op.responses.responses;
+            let mut add = |status: &str, description: &str| {
+                answers
+                    .entry(status.to_string())
+                    .or_insert_with(|| error(description));
+            };
+            add("401", "No valid API token (with --auth)");
+            add("403", "The token's role or groups do not allow this");
+            if takes_params || takes_body {
+                add("400", "The request is not valid, and why");
+            }
+            if takes_body {
+                add("413", "The body is too large");
+                add("415", "The body is not sent as application/json");
+            }
+            for (status, answer) in answers.iter_mut() {
+                if let RefOr::T(answer) = answer {
+                    if answer.description.is_empty() {
+                        answer.description = status
+                            .parse::<axum::http::StatusCode>()
+                            .ok()
+                            .and_then(|s| s.canonical_reason())
+                            .unwrap_or("Answer")
+                            .to_string();
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// Which page of a list: 1-based, `pageSize` items (default 50, at most 1000).

@@ -1,0 +1,4 @@
+//! See `forest::fuzz::cron`.
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| forest::fuzz::cron(data));
