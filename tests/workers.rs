@@ -31,11 +31,12 @@ async fn a_worker_on_a_follower_runs_what_the_leader_fires() {
     let ep = cluster.endpoint(follower);
     add_group(&ep, "g").await;
     let mut w = Stream::welcomed(&ep, hello("g", "w1", "s1")).await;
-    assert_eq!(
-        local_value(&ep, &keys::client("g", "w1")).await.as_deref(),
-        Some("w1"),
-        "registered at the original's client key, valued with its name"
-    );
+    // Registered at the original's client key, valued with its name: committed before the
+    // welcome, applied on this follower a moment later.
+    eventually("the follower has applied the registration", || async {
+        local_value(&ep, &keys::client("g", "w1")).await.as_deref() == Some("w1")
+    })
+    .await;
     every_second_job(&ep, "20261124000000000201", "g").await;
 
     let d = w.next_dispatch().await;
